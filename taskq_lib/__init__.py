@@ -1,0 +1,63 @@
+"""taskq_lib: task queues in Python, in memory and on Redis, done carefully.
+
+The pieces, each in a module named after it:
+
+* `Task` and the JSON codec (`task`), `Registry` of handlers (`registry`);
+* queues behind one interface (`queue`): `MemoryQueue`, `PriorityQueue`, and the Redis ones;
+* `WorkerPool` (`worker`), `RetryPolicy` (`retry`), the dead-letter record (`deadletter`);
+* `EventLog` (`events`): what workers did, recorded instead of printed.
+"""
+
+from .clock import SYSTEM_CLOCK, Clock, ManualClock, SystemClock
+from .deadletter import DeadLetter, ErrorInfo
+from .errors import (
+    DecodeError,
+    InvalidTask,
+    LeaseLost,
+    PayloadTooLarge,
+    QueueClosed,
+    QueueFull,
+    TaskqError,
+    UnknownTaskType,
+)
+from .events import Event, EventLog, Status
+from .memory import MemoryQueue
+from .priority import PriorityQueue
+from .queue import Delivery, TaskQueue
+from .registry import Registry
+from .retry import RetryPolicy
+from .task import Task, decode, encode
+from .worker import WorkerPool
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "SYSTEM_CLOCK",
+    "Clock",
+    "DeadLetter",
+    "DecodeError",
+    "Delivery",
+    "ErrorInfo",
+    "Event",
+    "EventLog",
+    "InvalidTask",
+    "LeaseLost",
+    "ManualClock",
+    "MemoryQueue",
+    "PayloadTooLarge",
+    "PriorityQueue",
+    "QueueClosed",
+    "QueueFull",
+    "Registry",
+    "RetryPolicy",
+    "Status",
+    "SystemClock",
+    "Task",
+    "TaskQueue",
+    "TaskqError",
+    "UnknownTaskType",
+    "WorkerPool",
+    "__version__",
+    "decode",
+    "encode",
+]

@@ -1,0 +1,53 @@
+"""What the dead-letter queue keeps about a task that will not run again."""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .task import Task
+
+#: How many traceback lines an error keeps: enough to find the bug, small enough to store.
+TRACEBACK_LINES = 12
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    """Why a run failed: the exception's type, message and a short traceback."""
+
+    type: str
+    message: str
+    traceback: str = ""
+
+    @classmethod
+    def from_exception(cls, exc: BaseException) -> ErrorInfo:
+        lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
+        short = "".join(lines[-TRACEBACK_LINES:])
+        return cls(type=type(exc).__name__, message=str(exc)[:2000], traceback=short[-8000:])
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ErrorInfo:
+        if not isinstance(data, dict):
+            return cls(type="Unknown", message=str(data))
+        return cls(
+            type=str(data.get("type", "Unknown")),
+            message=str(data.get("message", "")),
+            traceback=str(data.get("traceback", "")),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.type}: {self.message}"
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A task in the dead-letter queue, with the last error, its run count and time of death."""
+
+    task: Task
+    error: ErrorInfo
+    attempts: int
+    died_at: float

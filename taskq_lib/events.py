@@ -1,0 +1,95 @@
+"""What workers did, recorded instead of printed.
+
+Threads that print make notebook output change from run to run. Workers append `Event`s to an
+`EventLog`; notebooks and tests read the log after the work is done.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Status(str, Enum):
+    """Where a task is in its life. Also the values of ``kind`` for most events."""
+
+    QUEUED = "queued"
+    SCHEDULED = "scheduled"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    RETRYING = "retrying"
+    DEAD = "dead"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+#: Event kinds: a status change, plus ``started``.
+ENQUEUED = "enqueued"
+STARTED = "started"
+SUCCEEDED = "succeeded"
+RETRYING = "retrying"
+DEAD = "dead"
+#: Kinds that end a task's life.
+FINAL = frozenset({SUCCEEDED, DEAD})
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing that happened to one task."""
+
+    at: float
+    kind: str
+    task_id: str
+    task_type: str
+    worker: str = ""
+    attempt: int = 0
+    detail: str = ""
+
+
+class EventLog:
+    """A thread-safe, append-only list of events that you can wait on."""
+
+    def __init__(self) -> None:
+        self._events: list[Event] = []
+        self._changed = threading.Condition()
+
+    def record(self, event: Event) -> None:
+        with self._changed:
+            self._events.append(event)
+            self._changed.notify_all()
+
+    def events(self, kind: str | None = None) -> list[Event]:
+        """A snapshot of the events so far, optionally only one kind, in recording order."""
+        with self._changed:
+            return [e for e in self._events if kind is None or e.kind == kind]
+
+    def counts(self) -> Counter[str]:
+        with self._changed:
+            return Counter(e.kind for e in self._events)
+
+    def wait_until(self, condition: Callable[[EventLog], bool], timeout: float) -> bool:
+        """Block until ``condition(self)`` is true or ``timeout`` seconds pass; return which."""
+        with self._changed:
+            return self._changed.wait_for(lambda: condition(self), timeout=timeout)
+
+    def wait_for_final(self, count: int, timeout: float) -> bool:
+        """Block until ``count`` tasks have succeeded or died (or ``timeout`` passes)."""
+        return self.wait_until(
+            lambda log: sum(1 for e in log._events if e.kind in FINAL) >= count, timeout
+        )
+
+    def clear(self) -> None:
+        with self._changed:
+            self._events.clear()
+
+    def __len__(self) -> int:
+        with self._changed:
+            return len(self._events)
+
+    def __iter__(self) -> Iterator[Event]:
+        return iter(self.events())

@@ -1,0 +1,179 @@
+"""An in-memory FIFO queue: the Go original's buffered channel, with its holes closed.
+
+The original blocked the HTTP handler forever when its channel was full and panicked on a
+send after `Stop`. Here a full queue waits up to a timeout and raises `QueueFull`
+(backpressure you can answer with a 503), and a put after `close` raises `QueueClosed`.
+Like the original, everything here is lost when the process exits.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+from collections import deque
+from typing import Any
+
+from .clock import SYSTEM_CLOCK, Clock
+from .deadletter import DeadLetter, ErrorInfo
+from .errors import QueueClosed, QueueFull
+from .queue import Delivery, TaskQueue
+from .task import Task, check_json
+
+
+class MemoryQueue(TaskQueue):
+    """A bounded, thread-safe FIFO queue held in this process.
+
+    Args:
+        maxsize: most tasks waiting at once; 0 means unbounded.
+        put_timeout: default seconds a put waits for room before `QueueFull`.
+        clock: where "now" comes from, for delayed tasks and retries.
+    """
+
+    def __init__(
+        self,
+        maxsize: int = 100,
+        *,
+        name: str = "memory",
+        put_timeout: float | None = 1.0,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        if maxsize < 0:
+            raise ValueError("maxsize must be >= 0 (0 means unbounded)")
+        self.name = name
+        self.maxsize = maxsize
+        self.put_timeout = put_timeout
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._not_empty = threading.Condition(self._lock)
+        self._not_full = threading.Condition(self._lock)
+        self._scheduled: list[tuple[float, int, Task]] = []  # heap of (due, seq, task)
+        self._seq = itertools.count()
+        self._in_flight: dict[str, Task] = {}
+        self._dead: list[DeadLetter] = []
+        self._closed = False
+        self._init_ready()
+
+    # The ready store. PriorityQueue overrides these three.
+    def _init_ready(self) -> None:
+        self._ready: deque[Task] = deque()
+
+    def _push_ready(self, task: Task) -> None:
+        self._ready.append(task)
+
+    def _pop_ready(self) -> Task:
+        return self._ready.popleft()
+
+    def _ready_count(self) -> int:
+        return len(self._ready)
+
+    # The interface.
+    def put(self, task: Task, *, delay: float = 0.0, timeout: float | None = None) -> None:
+        if delay < 0:
+            raise ValueError("delay must be >= 0")
+        wait = self.put_timeout if timeout is None else timeout
+        with self._not_full:
+            if self._closed:
+                raise QueueClosed(f"queue {self.name!r} is closed")
+            if self._full() and not self._not_full.wait_for(
+                lambda: not self._full() or self._closed, wait
+            ):
+                raise QueueFull(
+                    f"queue {self.name!r} stayed full ({self.maxsize} tasks) for {wait} s"
+                )
+            if self._closed:
+                raise QueueClosed(f"queue {self.name!r} is closed")
+            self._add(task, delay)
+
+    def _add(self, task: Task, delay: float) -> None:
+        if delay > 0:
+            heapq.heappush(self._scheduled, (self.clock.now() + delay, next(self._seq), task))
+        else:
+            self._push_ready(task)
+        self._not_empty.notify()
+
+    def get(self, timeout: float | None = None) -> Delivery | None:
+        with self._not_empty:
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                self._promote_due()
+                if self._ready_count():
+                    task = self._pop_ready()
+                    task = task.with_attempts(task.attempts + 1)
+                    token = f"{task.id}:{task.attempts}"
+                    self._in_flight[token] = task
+                    self._not_full.notify()
+                    return Delivery(task, token)
+                if self._closed and not self._scheduled:
+                    raise QueueClosed(f"queue {self.name!r} is closed and empty")
+                wait = None if deadline is None else deadline - time.monotonic()
+                if wait is not None and wait <= 0:
+                    return None
+                if self._scheduled:
+                    until_due = max(0.0, self._scheduled[0][0] - self.clock.now())
+                    wait = until_due if wait is None else min(wait, until_due)
+                self._not_empty.wait(wait)
+
+    def _promote_due(self) -> None:
+        now = self.clock.now()
+        while self._scheduled and self._scheduled[0][0] <= now:
+            self._push_ready(heapq.heappop(self._scheduled)[2])
+
+    def ack(self, delivery: Delivery, result: Any = None) -> None:
+        check_json(result, "result")
+        with self._lock:
+            self._in_flight.pop(delivery.token, None)
+
+    def fail(self, delivery: Delivery, error: ErrorInfo, *, retry_in: float | None) -> None:
+        with self._lock:
+            task = self._in_flight.pop(delivery.token, delivery.task)
+            if retry_in is None:
+                self._dead.append(DeadLetter(task, error, task.attempts, self.clock.now()))
+            else:
+                self._add(task, retry_in)  # a retry is never refused for lack of room
+
+    def dead_letters(self) -> list[DeadLetter]:
+        with self._lock:
+            return list(self._dead)
+
+    def requeue_dead(self, task_id: str) -> bool:
+        """Put one dead task back to run again, with its run count reset."""
+        with self._lock:
+            for i, dead in enumerate(self._dead):
+                if dead.task.id == task_id:
+                    del self._dead[i]
+                    self._add(dead.task.with_attempts(0), 0.0)
+                    return True
+            return False
+
+    def purge_dead(self) -> int:
+        with self._lock:
+            count = len(self._dead)
+            self._dead.clear()
+            return count
+
+    @property
+    def in_flight(self) -> int:
+        with self._lock:
+            return len(self._in_flight)
+
+    def _full(self) -> bool:
+        return bool(self.maxsize) and self._waiting() >= self.maxsize
+
+    def _waiting(self) -> int:
+        return self._ready_count() + len(self._scheduled)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return self._waiting()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._not_empty.notify_all()
+            self._not_full.notify_all()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed

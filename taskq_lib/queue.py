@@ -1,0 +1,81 @@
+"""The one small interface every queue implements, in memory or in Redis.
+
+A worker's loop is the same for all of them::
+
+    delivery = queue.get(timeout=1.0)       # None when nothing came in time
+    try:
+        result = handler(delivery.task)
+    except Exception as exc:
+        queue.fail(delivery, ErrorInfo.from_exception(exc), retry_in=2.0)   # or None: dead
+    else:
+        queue.ack(delivery, result)
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .deadletter import DeadLetter, ErrorInfo
+from .task import Task
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One hand-out of a task to one worker. ``token`` tells this hand-out from a later one."""
+
+    task: Task
+    token: str
+
+
+class TaskQueue(ABC):
+    """A queue of tasks. Implementations are safe to use from many threads."""
+
+    name: str
+
+    @abstractmethod
+    def put(self, task: Task, *, delay: float = 0.0, timeout: float | None = None) -> None:
+        """Add a task, to run now or after ``delay`` seconds.
+
+        Raises `QueueFull` if a bounded queue stays full for ``timeout`` seconds, and
+        `QueueClosed` after `close`.
+        """
+
+    def put_many(self, tasks: Iterable[Task]) -> None:
+        """Add several tasks. Backends override this to use one round trip."""
+        for task in tasks:
+            self.put(task)
+
+    @abstractmethod
+    def get(self, timeout: float | None = None) -> Delivery | None:
+        """Take the next task, waiting up to ``timeout`` seconds (None: no limit).
+
+        Returns None if nothing came in time. Raises `QueueClosed` once the queue is closed and
+        nothing is left.
+        """
+
+    @abstractmethod
+    def ack(self, delivery: Delivery, result: Any = None) -> None:
+        """The task succeeded; forget it (keeping ``result`` where the backend stores results)."""
+
+    @abstractmethod
+    def fail(self, delivery: Delivery, error: ErrorInfo, *, retry_in: float | None) -> None:
+        """The run failed. Run it again after ``retry_in`` seconds, or (None) dead-letter it."""
+
+    @abstractmethod
+    def dead_letters(self) -> list[DeadLetter]:
+        """The tasks in the dead-letter queue, oldest death first."""
+
+    @abstractmethod
+    def __len__(self) -> int:
+        """Tasks waiting: ready now or scheduled for later. Not those being worked on."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Refuse new tasks; gets drain what is left, then raise `QueueClosed`."""
+
+    @property
+    def closed(self) -> bool:
+        return False

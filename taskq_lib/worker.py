@@ -1,0 +1,183 @@
+"""A pool of worker threads: take a task, run its handler, report the outcome.
+
+What the Go original's workers lacked, and these have:
+
+* a handler that raises never kills its worker; the failure is retried with backoff or
+  dead-lettered, by the retry policy;
+* a task of a type nobody handles is dead-lettered with the reason, not dropped;
+* `stop` is graceful: in-flight tasks finish, waiting ones are run first (``drain=True``) or
+  left in the queue, and the join is bounded by a timeout;
+* workers never print: they record `Event`s that you read after the work is done.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from types import TracebackType
+
+from .clock import SYSTEM_CLOCK, Clock
+from .deadletter import ErrorInfo
+from .errors import InvalidTask, QueueClosed, UnknownTaskType
+from .events import DEAD, RETRYING, STARTED, SUCCEEDED, Event, EventLog
+from .queue import Delivery, TaskQueue
+from .registry import Registry
+from .retry import RetryPolicy
+from .task import check_json
+
+log = logging.getLogger("taskq.worker")
+
+
+class WorkerPool:
+    """``concurrency`` threads working one queue.
+
+    Args:
+        queue: where tasks come from.
+        registry: task type -> handler (and per-type retry policies).
+        concurrency: number of worker threads.
+        retry: the retry policy for types without their own.
+        events: where to record what happened; a new `EventLog` if not given.
+        poll: seconds a worker waits in one ``get`` before checking whether to stop.
+    """
+
+    def __init__(
+        self,
+        queue: TaskQueue,
+        registry: Registry,
+        *,
+        concurrency: int = 4,
+        retry: RetryPolicy | None = None,
+        events: EventLog | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        poll: float = 0.1,
+        name: str = "w",
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be >= 1")
+        self.queue = queue
+        self.registry = registry
+        self.concurrency = concurrency
+        self.retry = retry or RetryPolicy()
+        self.events = events if events is not None else EventLog()
+        self.clock = clock
+        self.poll = poll
+        self.name = name
+        self._threads: list[threading.Thread] = []
+        self._draining = threading.Event()
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._busy = 0
+
+    def start(self) -> WorkerPool:
+        if self._threads:
+            raise RuntimeError("pool already started")
+        for i in range(self.concurrency):
+            worker = f"{self.name}{i}"
+            thread = threading.Thread(target=self._loop, args=(worker,), name=worker, daemon=True)
+            self._threads.append(thread)
+            thread.start()
+        return self
+
+    def stop(self, *, drain: bool = True, timeout: float = 10.0) -> bool:
+        """Stop the workers; return True if all of them ended within ``timeout`` seconds.
+
+        With ``drain=True`` workers first run every waiting task (including retries that come
+        due), then stop. With ``drain=False`` they finish the task in hand and leave the rest.
+        If the timeout passes while draining, workers are told to stop after their current task.
+        """
+        deadline = time.monotonic() + timeout
+        if drain:
+            self._draining.set()
+            for thread in self._threads:
+                thread.join(max(0.0, deadline - time.monotonic()))
+        self._stopping.set()
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in self._threads)
+
+    def __enter__(self) -> WorkerPool:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop(drain=exc_type is None)
+
+    @property
+    def busy(self) -> int:
+        """Workers running a handler right now."""
+        with self._lock:
+            return self._busy
+
+    def _loop(self, worker: str) -> None:
+        while not self._stopping.is_set():
+            delivery = None
+            try:
+                delivery = self.queue.get(timeout=self.poll)
+            except QueueClosed:
+                self._stopping.wait(self.poll)  # closed and empty; a sibling may still retry
+            except Exception:  # a lost connection must not end the worker
+                log.exception("%s: could not get a task", worker)
+                self._stopping.wait(self.poll)
+            if delivery is not None:
+                with self._lock:
+                    self._busy += 1
+                try:
+                    self.run_one(delivery, worker)
+                finally:
+                    with self._lock:
+                        self._busy -= 1
+            elif self._draining.is_set() and not len(self.queue):
+                # Empty. A task a sibling holds that fails comes back to that sibling.
+                return
+
+    def run_one(self, delivery: Delivery, worker: str = "") -> None:
+        """Run one delivery's handler and tell the queue how it went."""
+        task = delivery.task
+        record = self.events.record
+        record(Event(self.clock.now(), STARTED, task.id, task.type, worker, task.attempts))
+        try:
+            handler = self.registry.handler(task.type)
+            result = handler(task)
+            check_json(result, "result")
+        except UnknownTaskType as exc:
+            # Retrying cannot help: dead-letter at once, with the reason.
+            self._dead(delivery, ErrorInfo.from_exception(exc), worker)
+        except InvalidTask as exc:
+            self._failed(delivery, ErrorInfo.from_exception(exc), worker)
+        except Exception as exc:
+            self._failed(delivery, ErrorInfo.from_exception(exc), worker)
+        else:
+            self.queue.ack(delivery, result)
+            record(Event(self.clock.now(), SUCCEEDED, task.id, task.type, worker, task.attempts))
+
+    def _failed(self, delivery: Delivery, error: ErrorInfo, worker: str) -> None:
+        task = delivery.task
+        policy = self.registry.policy(task.type) or self.retry
+        if policy.should_retry(task.attempts, task.max_retries):
+            delay = policy.delay(task.attempts)
+            self.queue.fail(delivery, error, retry_in=delay)
+            self.events.record(
+                Event(
+                    self.clock.now(),
+                    RETRYING,
+                    task.id,
+                    task.type,
+                    worker,
+                    task.attempts,
+                    f"{error}; next run in {delay:.3f} s",
+                )
+            )
+        else:
+            self._dead(delivery, error, worker)
+
+    def _dead(self, delivery: Delivery, error: ErrorInfo, worker: str) -> None:
+        task = delivery.task
+        self.queue.fail(delivery, error, retry_in=None)
+        self.events.record(
+            Event(self.clock.now(), DEAD, task.id, task.type, worker, task.attempts, str(error))
+        )
