@@ -21,9 +21,9 @@ from .errors import (
     UnknownTaskType,
 )
 from .events import Event, EventLog, Status
+from .interface import Delivery, TaskQueue
 from .memory import MemoryQueue
 from .priority import PriorityQueue
-from .queue import Delivery, TaskQueue
 from .registry import Registry
 from .retry import RetryPolicy
 from .task import Task, decode, encode

@@ -18,7 +18,7 @@ from typing import Any
 from .clock import SYSTEM_CLOCK, Clock
 from .deadletter import DeadLetter, ErrorInfo
 from .errors import QueueClosed, QueueFull
-from .queue import Delivery, TaskQueue
+from .interface import Delivery, TaskQueue
 from .task import Task, check_json
 
 
@@ -129,7 +129,7 @@ class MemoryQueue(TaskQueue):
         with self._lock:
             task = self._in_flight.pop(delivery.token, delivery.task)
             if retry_in is None:
-                self._dead.append(DeadLetter(task, error, task.attempts, self.clock.now()))
+                self._dead.append(DeadLetter(task.id, task, error, task.attempts, self.clock.now()))
             else:
                 self._add(task, retry_in)  # a retry is never refused for lack of room
 
@@ -141,7 +141,7 @@ class MemoryQueue(TaskQueue):
         """Put one dead task back to run again, with its run count reset."""
         with self._lock:
             for i, dead in enumerate(self._dead):
-                if dead.task.id == task_id:
+                if dead.id == task_id and dead.task is not None:
                     del self._dead[i]
                     self._add(dead.task.with_attempts(0), 0.0)
                     return True

@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import UnknownTaskType
 from .events import ENQUEUED, Event, EventLog
-from .queue import TaskQueue
+from .interface import TaskQueue
 from .retry import RetryPolicy
 from .task import Task, validate_type
 

@@ -21,7 +21,7 @@ from .clock import SYSTEM_CLOCK, Clock
 from .deadletter import ErrorInfo
 from .errors import InvalidTask, QueueClosed, UnknownTaskType
 from .events import DEAD, RETRYING, STARTED, SUCCEEDED, Event, EventLog
-from .queue import Delivery, TaskQueue
+from .interface import Delivery, TaskQueue
 from .registry import Registry
 from .retry import RetryPolicy
 from .task import check_json

@@ -14,11 +14,16 @@ import socket
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 
+import fakeredis
 import pytest
+import redis
 
 from taskq_lib import ManualClock, MemoryQueue, PriorityQueue, TaskQueue
+from taskq_lib.redis_queue import RedisQueue
 
 MEMORY_BACKENDS = ["memory", "priority"]
 
@@ -107,12 +112,55 @@ def make_memory_queue(backend: str, **kwargs: object) -> TaskQueue:
     raise ValueError(backend)
 
 
-BACKENDS = list(MEMORY_BACKENDS)
+REDIS_BACKENDS = ["redis-fake", "redis-real"]
+BACKENDS = MEMORY_BACKENDS + REDIS_BACKENDS
+
+
+@pytest.fixture(params=["fake", "real"])
+def redis_client(request: pytest.FixtureRequest) -> Iterator[redis.Redis]:
+    """A client of the embedded fake Redis, then of a real server."""
+    if request.param == "fake":
+        client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+    else:
+        client = redis.Redis.from_url(request.getfixturevalue("real_redis_url"))
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def make_redis_queue(redis_client: redis.Redis) -> Iterator[Callable[..., RedisQueue]]:
+    """Build RedisQueues on a fresh queue name; their keys are deleted afterwards."""
+    made: list[RedisQueue] = []
+    name = f"test-{uuid.uuid4().hex[:8]}"
+
+    def make(**kwargs: Any) -> RedisQueue:
+        kwargs.setdefault("reaper_period", 0.5)
+        queue = RedisQueue(name, redis_client, **kwargs)
+        made.append(queue)
+        return queue
+
+    yield make
+    for queue in made:
+        queue.close()
+    if made:
+        made[0].delete()
 
 
 @pytest.fixture(params=BACKENDS)
 def any_queue(request: pytest.FixtureRequest) -> Iterator[TaskQueue]:
     """Each backend in turn, empty."""
-    queue = make_memory_queue(request.param, maxsize=0)
-    yield queue
-    queue.close()
+    backend = request.param
+    if backend in MEMORY_BACKENDS:
+        queue: TaskQueue = make_memory_queue(backend, maxsize=0)
+        yield queue
+        queue.close()
+        return
+    if backend == "redis-fake":
+        client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+    else:
+        client = redis.Redis.from_url(request.getfixturevalue("real_redis_url"))
+    redis_queue = RedisQueue(f"contract-{uuid.uuid4().hex[:8]}", client, reaper_period=0.5)
+    yield redis_queue
+    redis_queue.close()
+    redis_queue.delete()
+    client.close()

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from taskq_lib import ErrorInfo, QueueClosed, Task, TaskQueue
-from taskq_lib.queue import Delivery
+from taskq_lib.interface import Delivery
 
 ERROR = ErrorInfo("RuntimeError", "boom")
 
@@ -88,7 +88,7 @@ def test_fail_without_retry_dead_letters(any_queue: TaskQueue) -> None:
     any_queue.fail(take(any_queue), ErrorInfo("ValueError", "bad input", "tb"), retry_in=None)
     assert any_queue.get(timeout=0.1) is None
     [dead] = any_queue.dead_letters()
-    assert dead.task.id == task.id and dead.task.payload == {"x": 1}
+    assert dead.id == task.id and dead.task is not None and dead.task.payload == {"x": 1}
     assert dead.error.type == "ValueError" and dead.error.message == "bad input"
     assert dead.attempts == 1 and dead.died_at > 0
 

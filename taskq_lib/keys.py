@@ -1,0 +1,52 @@
+"""Key names. Every key of queue ``name`` carries the hash tag ``{name}``, so on Redis Cluster
+they all live in one slot and a Lua script may touch them together."""
+
+from __future__ import annotations
+
+#: Prefix of every key taskq writes.
+PREFIX = "taskq"
+
+#: The per-queue keys, in the order the Lua scripts expect them in KEYS (see lua/keys.lua).
+PARTS = (
+    "pending",
+    "inflight",
+    "tokens",
+    "scheduled",
+    "dead",
+    "done",
+    "bodies",
+    "state",
+    "attempts",
+    "errors",
+    "results",
+    "updated",
+    "wakeup",
+    "counters",
+)
+
+
+class QueueKeys:
+    """The key names of one queue."""
+
+    def __init__(self, name: str) -> None:
+        if not name or any(c in name for c in "{}") or len(name) > 200:
+            raise ValueError(f"bad queue name {name!r}: 1-200 characters, no braces")
+        self.name = name
+        self.all = [f"{PREFIX}:{{{name}}}:{part}" for part in PARTS]
+        for part, key in zip(PARTS, self.all, strict=False):
+            setattr(self, part, key)
+
+    pending: str
+    inflight: str
+    tokens: str
+    scheduled: str
+    dead: str
+    done: str
+    bodies: str
+    state: str
+    attempts: str
+    errors: str
+    results: str
+    updated: str
+    wakeup: str
+    counters: str

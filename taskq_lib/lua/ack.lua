@@ -1,0 +1,27 @@
+-- Mark deliveries done. ARGV: now_ms, retention_ms, then (id, token, result_json) triples
+-- (result_json '' for none). A delivery whose token is no longer current (its lease expired
+-- and the task went to another worker) changes nothing; those ids are returned.
+local now, retention = tonumber(ARGV[1]), tonumber(ARGV[2])
+local stale = {}
+local done = 0
+for i = 3, #ARGV, 3 do
+  local id, token, result = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  if redis.call('HGET', TOKENS, id) == token then
+    redis.call('ZREM', INFLIGHT, id)
+    redis.call('HDEL', TOKENS, id)
+    redis.call('ZADD', DONE, now, id)
+    if result ~= '' then redis.call('HSET', RESULTS, id, result) end
+    set_state(id, 'succeeded', now)
+    done = done + 1
+  else
+    table.insert(stale, id)
+  end
+end
+if done > 0 then redis.call('HINCRBY', COUNTERS, 'succeeded', done) end
+-- Forget successes older than the retention time, a bounded number per call.
+local old = redis.call('ZRANGEBYSCORE', DONE, '-inf', now - retention, 'LIMIT', 0, 200)
+for _, id in ipairs(old) do
+  redis.call('ZREM', DONE, id)
+  forget(id)
+end
+return stale

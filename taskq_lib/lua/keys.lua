@@ -1,0 +1,46 @@
+-- Shared header, prepended to every script. Every key of one queue shares the hash tag
+-- {name}, and every script receives all of them in KEYS, so the scripts are correct on
+-- Redis Cluster. The state of task <id> is spread over per-queue hashes keyed by <id>.
+local PENDING   = KEYS[1]   -- list: ids ready to run, oldest first
+local INFLIGHT  = KEYS[2]   -- zset: id -> lease deadline (ms)
+local TOKENS    = KEYS[3]   -- hash: id -> token of the current delivery
+local SCHEDULED = KEYS[4]   -- zset: id -> due time (ms); delayed tasks and retries
+local DEAD      = KEYS[5]   -- zset: id -> time of death (ms); the dead-letter queue
+local DONE      = KEYS[6]   -- zset: id -> time of success (ms); kept for the retention time
+local BODIES    = KEYS[7]   -- hash: id -> task JSON, as enqueued (never rewritten)
+local STATE     = KEYS[8]   -- hash: id -> status name
+local ATTEMPTS  = KEYS[9]   -- hash: id -> deliveries so far
+local ERRORS    = KEYS[10]  -- hash: id -> last error JSON
+local RESULTS   = KEYS[11]  -- hash: id -> result JSON
+local UPDATED   = KEYS[12]  -- hash: id -> time of the last status change (ms)
+local WAKEUP    = KEYS[13]  -- list: a nudge for consumers blocked waiting for work
+local COUNTERS  = KEYS[14]  -- hash: totals since the queue was created
+
+local function set_state(id, state, now)
+  redis.call('HSET', STATE, id, state)
+  redis.call('HSET', UPDATED, id, now)
+end
+
+local function forget(id)
+  redis.call('HDEL', BODIES, id)
+  redis.call('HDEL', STATE, id)
+  redis.call('HDEL', ATTEMPTS, id)
+  redis.call('HDEL', ERRORS, id)
+  redis.call('HDEL', RESULTS, id)
+  redis.call('HDEL', UPDATED, id)
+end
+
+local function nudge(n)
+  -- Wake up to n blocked consumers; the list stays short whatever happens.
+  for _ = 1, math.min(n, 8) do redis.call('RPUSH', WAKEUP, 1) end
+  redis.call('LTRIM', WAKEUP, 0, 63)
+end
+
+local function bury(id, now, error_json)
+  redis.call('ZREM', INFLIGHT, id)
+  redis.call('HDEL', TOKENS, id)
+  redis.call('ZADD', DEAD, now, id)
+  redis.call('HSET', ERRORS, id, error_json)
+  set_state(id, 'dead', now)
+  redis.call('HINCRBY', COUNTERS, 'dead', 1)
+end

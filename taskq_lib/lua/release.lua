@@ -1,0 +1,17 @@
+-- Give back deliveries that were taken but never started (a closing consumer's prefetch).
+-- ARGV: now_ms, then (id, token) pairs. They go to the front of pending, run count undone.
+local now = tonumber(ARGV[1])
+local released = 0
+for i = #ARGV - 1, 2, -2 do  -- backwards, so LPUSH keeps their order
+  local id, token = ARGV[i], ARGV[i + 1]
+  if redis.call('HGET', TOKENS, id) == token then
+    redis.call('ZREM', INFLIGHT, id)
+    redis.call('HDEL', TOKENS, id)
+    redis.call('HINCRBY', ATTEMPTS, id, -1)
+    redis.call('LPUSH', PENDING, id)
+    set_state(id, 'queued', now)
+    released = released + 1
+  end
+end
+if released > 0 then nudge(released) end
+return released

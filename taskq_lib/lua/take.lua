@@ -1,0 +1,59 @@
+-- Hand out up to `count` tasks. ARGV: now_ms, lease_ms, count, token_prefix, max_deliveries.
+-- Also, in the same atomic step: promote due scheduled tasks, and return expired leases to
+-- pending (or to the dead-letter queue once a task was delivered max_deliveries times).
+-- Returns {next_ms, id1, token1, attempts1, body1, id2, ...}; next_ms is when the next
+-- scheduled task is due or the next lease expires (-1: never), to plan the wait.
+local now, lease, count = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local prefix, max_deliveries = ARGV[4], tonumber(ARGV[5])
+
+local due = redis.call('ZRANGEBYSCORE', SCHEDULED, '-inf', now, 'LIMIT', 0, 1000)
+for _, id in ipairs(due) do
+  redis.call('ZREM', SCHEDULED, id)
+  redis.call('RPUSH', PENDING, id)
+  set_state(id, 'queued', now)
+end
+
+local expired = redis.call('ZRANGEBYSCORE', INFLIGHT, '-inf', now, 'LIMIT', 0, 1000)
+for _, id in ipairs(expired) do
+  local runs = tonumber(redis.call('HGET', ATTEMPTS, id) or '0')
+  if max_deliveries > 0 and runs >= max_deliveries then
+    bury(id, now, cjson.encode({type = 'LeaseExpired', traceback = '',
+      message = 'the worker stopped answering on each of ' .. runs .. ' deliveries'}))
+  else
+    redis.call('ZREM', INFLIGHT, id)
+    redis.call('HDEL', TOKENS, id)
+    redis.call('LPUSH', PENDING, id)  -- to the front: it has waited longest
+    set_state(id, 'queued', now)
+    redis.call('HINCRBY', COUNTERS, 'redelivered', 1)
+  end
+end
+
+local out = {-1}
+local ids = false
+if count > 0 then ids = redis.call('LPOP', PENDING, count) end
+if ids then
+  for i, id in ipairs(ids) do
+    local body = redis.call('HGET', BODIES, id)
+    if body then
+      local token = prefix .. ':' .. i
+      redis.call('HSET', TOKENS, id, token)
+      redis.call('ZADD', INFLIGHT, now + lease, id)
+      local runs = redis.call('HINCRBY', ATTEMPTS, id, 1)
+      set_state(id, 'running', now)
+      table.insert(out, id)
+      table.insert(out, token)
+      table.insert(out, runs)
+      table.insert(out, body)
+    end
+  end
+end
+
+local next_due = redis.call('ZRANGE', SCHEDULED, 0, 0, 'WITHSCORES')
+local next_expiry = redis.call('ZRANGE', INFLIGHT, 0, 0, 'WITHSCORES')
+local next_ms = -1
+if next_due[2] then next_ms = tonumber(next_due[2]) end
+if next_expiry[2] and (next_ms < 0 or tonumber(next_expiry[2]) < next_ms) then
+  next_ms = tonumber(next_expiry[2])
+end
+out[1] = next_ms
+return out

@@ -1,0 +1,456 @@
+"""Plots for the course notebooks: what the workers did, drawn from data.
+
+Every function takes plain data (an `EventLog`, lists of numbers), draws one chart and returns
+the matplotlib `Figure`. Pass ``ax=`` to draw into an `Axes` you made yourself (for example, to
+put two charts side by side); otherwise a new figure is made with ``matplotlib.pyplot``, so a
+notebook shows it at the end of the cell. End the cell with ``;`` so the figure's text form is
+not printed as well.
+
+matplotlib is optional for ``taskq_lib``. It is imported only when a function here is called, and a
+missing install raises an `ImportError` that says what to install.
+
+The functions:
+
+* `pipeline` — the picture of a task queue: producer -> queue -> workers;
+* `timeline` — one row per worker, one bar per task run (a Gantt chart);
+* `throughput` — tasks per second (or speed-up) against the number of workers;
+* `order_vs_priority` — the order tasks were processed in against their priority;
+* `lateness` — how late tasks started, in milliseconds.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from .events import DEAD, RETRYING, STARTED, SUCCEEDED, Event, EventLog
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "OUTCOME_COLORS",
+    "Run",
+    "lateness",
+    "order_vs_priority",
+    "pipeline",
+    "runs",
+    "throughput",
+    "timeline",
+]
+
+INSTALL_HINT = (
+    "taskq_lib.plots needs matplotlib, which is not installed. "
+    "Install it with: pip install 'matplotlib>=3.8'  (or: pip install 'taskq-lib[plot]')"
+)
+
+#: Bar colour for each way a run can end (colour-blind-safe Okabe-Ito colours).
+OUTCOME_COLORS: dict[str, str] = {
+    SUCCEEDED: "#009E73",  # green
+    RETRYING: "#E69F00",  # orange
+    DEAD: "#D55E00",  # red
+}
+#: Colours for series (in order given) and task types (in alphabetical order).
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+#: The kinds of event that end one run of a task.
+RUN_ENDS = frozenset({SUCCEEDED, RETRYING, DEAD})
+
+Values = Sequence[float]
+
+
+def _pyplot() -> Any:
+    """``matplotlib.pyplot``, imported now, or an `ImportError` that says what to install."""
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as exc:  # pragma: no cover - the course always has matplotlib
+        raise ImportError(INSTALL_HINT) from exc
+    return plt
+
+
+def _axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    """The figure and axes to draw on: ``ax`` and its figure, or a new pyplot figure."""
+    if ax is None:
+        fig, new_ax = _pyplot().subplots(figsize=figsize)
+        return fig, new_ax
+    _pyplot()  # the same install hint if matplotlib is missing
+    from matplotlib.figure import Figure
+
+    owner: Any = ax.figure
+    while not isinstance(owner, Figure):  # a SubFigure: climb to the Figure that holds it
+        owner = owner.figure
+    return owner, ax
+
+
+def _natural_key(text: str) -> list[Any]:
+    """Sort key that puts ``w2`` before ``w10``."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
+def _series(values: Values | Mapping[str, Values], default: str) -> dict[str, list[float]]:
+    """One unnamed series or several named ones, as ``{name: values}``."""
+    if isinstance(values, Mapping):
+        return {str(name): [float(v) for v in vals] for name, vals in values.items()}
+    return {default: [float(v) for v in values]}
+
+
+# --- the picture of a task queue -------------------------------------------------------------
+
+
+def pipeline(
+    workers: int = 3,
+    *,
+    producer: str = "Producer",
+    queue: str = "Queue",
+    worker: str = "Worker {n}",
+    ax: Axes | None = None,
+) -> Figure:
+    """Draw producer -> queue -> ``workers`` workers as boxes joined by arrows.
+
+    Args:
+        workers: how many worker boxes to draw (at least 1).
+        producer: label of the producer box.
+        queue: label of the queue box.
+        worker: label of each worker box; ``{n}`` becomes the worker's number, from 1.
+        ax: draw here instead of in a new figure.
+
+    Returns:
+        The figure. It holds ``2 + workers`` boxes and ``1 + workers`` arrows.
+    """
+    if workers < 1:
+        raise ValueError("workers must be >= 1")
+    fig, ax = _axes(ax, (8.0, max(2.5, 1.1 * workers)))
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    width, height = 2.2, 0.7
+    rows = [workers - 1 - i for i in range(workers)]  # worker 1 at the top
+    middle = (workers - 1) / 2
+
+    def box(x: float, y: float, text: str, color: str) -> None:
+        ax.add_patch(
+            FancyBboxPatch(
+                (x - width / 2, y - height / 2),
+                width,
+                height,
+                boxstyle="round,pad=0.05",
+                facecolor=color,
+                edgecolor="black",
+            )
+        )
+        ax.text(x, y, text, ha="center", va="center", fontsize=11)
+
+    def arrow(x0: float, y0: float, x1: float, y1: float) -> None:
+        ax.add_patch(
+            FancyArrowPatch((x0, y0), (x1, y1), arrowstyle="-|>", mutation_scale=16, color="black")
+        )
+
+    box(0.0, middle, producer, "#F0E442")
+    box(4.0, middle, queue, "#56B4E9")
+    arrow(width / 2 + 0.05, middle, 4.0 - width / 2 - 0.05, middle)
+    for n, y in enumerate(rows, start=1):
+        box(8.0, y, worker.format(n=n), "#009E73")
+        arrow(4.0 + width / 2 + 0.05, middle, 8.0 - width / 2 - 0.05, y)
+    ax.set_xlim(-1.4, 9.4)
+    ax.set_ylim(-0.8, workers - 0.2)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    return fig
+
+
+# --- what the workers did --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run of one task by one worker: from its ``started`` event to the event that ended it.
+
+    ``start`` and ``end`` are clock seconds; ``outcome`` is ``succeeded``, ``retrying`` or ``dead``.
+    """
+
+    worker: str
+    task_id: str
+    task_type: str
+    attempt: int
+    start: float
+    end: float
+    outcome: str
+
+    @property
+    def seconds(self) -> float:
+        """How long the run took."""
+        return self.end - self.start
+
+
+def runs(events: EventLog | Iterable[Event]) -> list[Run]:
+    """Pair each ``started`` event with the event that ended that run, in order of start.
+
+    A run is one (task id, attempt) pair. Runs that have not ended yet are left out.
+    """
+    open_runs: dict[tuple[str, int], Event] = {}
+    done: list[Run] = []
+    for event in events:
+        key = (event.task_id, event.attempt)
+        if event.kind == STARTED:
+            open_runs[key] = event
+        elif event.kind in RUN_ENDS and key in open_runs:
+            start = open_runs.pop(key)
+            done.append(
+                Run(
+                    worker=start.worker,
+                    task_id=start.task_id,
+                    task_type=start.task_type,
+                    attempt=start.attempt,
+                    start=start.at,
+                    end=event.at,
+                    outcome=event.kind,
+                )
+            )
+    done.sort(key=lambda run: (run.start, run.end))
+    return done
+
+
+def timeline(
+    events: EventLog | Iterable[Event],
+    *,
+    color_by: Literal["outcome", "type"] = "outcome",
+    title: str | None = "What each worker did",
+    ax: Axes | None = None,
+) -> Figure:
+    """A per-worker timeline: one row per worker, one bar per run of a task.
+
+    Each bar goes from a task's ``started`` event to the ``succeeded``, ``retrying`` or ``dead``
+    event of the same run. Time is in milliseconds from the first start.
+
+    Args:
+        events: an `EventLog`, or events from one (for example ``log.events()``).
+        color_by: colour bars by how the run ended (``"outcome"``) or by task type (``"type"``).
+        title: the chart title; None for none.
+        ax: draw here instead of in a new figure.
+
+    Returns:
+        The figure. Its axes hold exactly one bar (a ``Rectangle`` patch) per finished run.
+    """
+    if color_by not in ("outcome", "type"):
+        raise ValueError("color_by is 'outcome' or 'type'")
+    found = runs(events)
+    workers = sorted({run.worker for run in found}, key=_natural_key)
+    fig, ax = _axes(ax, (9.0, 1.0 + 0.45 * max(len(workers), 2)))
+    from matplotlib.patches import Patch
+
+    row = {name: i for i, name in enumerate(workers)}
+    origin = min((run.start for run in found), default=0.0)
+    types = sorted({run.task_type for run in found})
+    type_color = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(types)}
+    for run in found:
+        color = OUTCOME_COLORS[run.outcome] if color_by == "outcome" else type_color[run.task_type]
+        ax.barh(
+            row[run.worker],
+            max(run.seconds * 1000, 0.0),
+            left=(run.start - origin) * 1000,
+            height=0.6,
+            color=color,
+            edgecolor="white",
+            linewidth=0.5,
+        )
+    ax.set_yticks(range(len(workers)), workers)
+    ax.set_ylim(len(workers) - 0.5, -0.5)  # first worker at the top
+    ax.set_xlabel("time since the first start (ms)")
+    ax.set_ylabel("worker")
+    if title:
+        ax.set_title(title)
+    if color_by == "outcome":
+        shown = [kind for kind in OUTCOME_COLORS if any(run.outcome == kind for run in found)]
+        handles = [Patch(color=OUTCOME_COLORS[kind], label=kind) for kind in shown]
+    else:
+        handles = [Patch(color=type_color[name], label=name) for name in types]
+    if handles:
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+# --- measurements ----------------------------------------------------------------------------
+
+
+def throughput(
+    xs: Sequence[float],
+    ys: Values | Mapping[str, Values],
+    *,
+    ideal: bool = True,
+    speedup: bool = False,
+    xlabel: str = "workers",
+    ylabel: str | None = None,
+    title: str | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """Throughput (or speed-up) against a setting such as the number of workers.
+
+    Args:
+        xs: the settings, for example ``[1, 2, 4, 8]`` workers.
+        ys: the measurements at each setting (tasks per second), or ``{name: measurements}`` to
+            draw several series, for example ``{"I/O-bound": [...], "CPU-bound": [...]}``.
+        ideal: also draw perfect scaling from the first point: ``y[0] * x / x[0]``. With several
+            series, the ideal line follows the first one (with ``speedup`` it fits them all).
+        speedup: divide each series by its first value, so every series starts at 1 and
+            different kinds of work can share one chart.
+        xlabel: the x-axis label.
+        ylabel: the y-axis label; by default "tasks per second" or "speed-up (x times)".
+        title: the chart title.
+        ax: draw here instead of in a new figure.
+
+    Returns:
+        The figure. Its axes hold one line per series (with one marker per point), plus the
+        dashed ideal line when ``ideal`` is true, drawn last.
+    """
+    series = _series(ys, "measured")
+    for name, values in series.items():
+        if len(values) != len(xs):
+            raise ValueError(f"series {name!r} has {len(values)} values for {len(xs)} x values")
+    if not xs:
+        raise ValueError("need at least one point")
+    if speedup:
+        for name, values in series.items():
+            if values[0] == 0:
+                raise ValueError(f"series {name!r} starts at 0; cannot compute a speed-up")
+            series[name] = [v / values[0] for v in values]
+    fig, ax = _axes(ax, (7.0, 4.5))
+    for i, (name, values) in enumerate(series.items()):
+        ax.plot(list(xs), values, marker="o", color=PALETTE[i % len(PALETTE)], label=name)
+    if ideal:
+        first = next(iter(series.values()))
+        line = [first[0] * x / xs[0] for x in xs]
+        ax.plot(list(xs), line, linestyle="--", color="gray", label="ideal (linear)")
+    ax.set_xticks(list(xs))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel or ("speed-up (x times)" if speedup else "tasks per second"))
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    if title:
+        ax.set_title(title)
+    if len(series) > 1 or ideal:
+        ax.legend(frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def order_vs_priority(
+    priorities: Sequence[int | float],
+    *,
+    arrival: Sequence[int] | None = None,
+    highlight: Iterable[int] = (),
+    title: str | None = "Processing order against priority",
+    ax: Axes | None = None,
+) -> Figure:
+    """A scatter of processing position (x) against priority (y), one point per task.
+
+    A perfect priority queue gives a falling staircase: all the highest priorities first.
+
+    Args:
+        priorities: each task's priority, in the order the tasks were processed.
+        arrival: each task's enqueue position (0 for the first enqueued), in the same order.
+            When given, points are coloured by it, so first-in first-out among equal
+            priorities shows as colours getting lighter from left to right in each step.
+        highlight: processing positions (0-based) to ring in red, for example a starved task.
+        title: the chart title; None for none.
+        ax: draw here instead of in a new figure.
+
+    Returns:
+        The figure. Its first collection holds one point per task; each highlighted position
+        adds one ring in a second collection.
+    """
+    if arrival is not None and len(arrival) != len(priorities):
+        raise ValueError("arrival needs one value per task")
+    fig, ax = _axes(ax, (8.0, 4.0))
+    positions = list(range(len(priorities)))
+    values = [float(p) for p in priorities]
+    if arrival is None:
+        ax.scatter(positions, values, s=30, color=PALETTE[0], zorder=2)
+    else:
+        dots = ax.scatter(positions, values, s=30, c=list(arrival), cmap="viridis", zorder=2)
+        fig.colorbar(dots, ax=ax, label="enqueue order")
+    marked = sorted(set(highlight))
+    if marked:
+        bad = [i for i in marked if not 0 <= i < len(values)]
+        if bad:
+            raise ValueError(f"highlight positions out of range: {bad}")
+        ax.scatter(
+            marked,
+            [values[i] for i in marked],
+            s=160,
+            facecolors="none",
+            edgecolors="red",
+            linewidths=2,
+            zorder=3,
+        )
+    ax.set_xlabel("position in processing order (0 = first)")
+    ax.set_ylabel("priority")
+    ax.grid(alpha=0.3)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def lateness(
+    late_ms: Values | Mapping[str, Values],
+    *,
+    per_task: bool = False,
+    bins: int = 20,
+    title: str | None = "How late tasks started",
+    ax: Axes | None = None,
+) -> Figure:
+    """How late tasks started, in milliseconds: a histogram, or one bar per task.
+
+    Lateness is "when it started" minus "when it was due"; 0 is on time.
+
+    Args:
+        late_ms: lateness of each task in ms, or ``{name: lateness}`` to compare several runs
+            (for example the original one-second poll against an exact scheduler).
+        per_task: draw one bar per task (x is the task's index) instead of a histogram.
+        bins: number of histogram bins, shared by all series.
+        title: the chart title; None for none.
+        ax: draw here instead of in a new figure.
+
+    Returns:
+        The figure. A histogram holds ``bins`` bars per series; a per-task chart one bar per
+        task per series.
+    """
+    series = _series(late_ms, "lateness")
+    if bins < 1:
+        raise ValueError("bins must be >= 1")
+    fig, ax = _axes(ax, (7.0, 4.0))
+    named = len(series) > 1 or isinstance(late_ms, Mapping)
+    if per_task:
+        width = 0.8 / len(series)
+        for i, (name, values) in enumerate(series.items()):
+            xs = [k + (i - (len(series) - 1) / 2) * width for k in range(len(values))]
+            ax.bar(xs, values, width=width, color=PALETTE[i % len(PALETTE)], label=name)
+        ax.axhline(0, color="black", linewidth=0.8)
+        ax.set_xlabel("task")
+        ax.set_ylabel("lateness (ms)")
+    else:
+        everything = [v for values in series.values() for v in values]
+        low, high = (min(everything), max(everything)) if everything else (0.0, 1.0)
+        if low == high:
+            low, high = low - 0.5, high + 0.5
+        for i, (name, values) in enumerate(series.items()):
+            ax.hist(
+                values,
+                bins=bins,
+                range=(low, high),
+                alpha=0.6 if len(series) > 1 else 0.9,
+                color=PALETTE[i % len(PALETTE)],
+                edgecolor="white",
+                label=name,
+            )
+        ax.set_xlabel("lateness (ms)")
+        ax.set_ylabel("tasks")
+    ax.grid(alpha=0.3)
+    if title:
+        ax.set_title(title)
+    if named:
+        ax.legend(frameon=False)
+    fig.tight_layout()
+    return fig

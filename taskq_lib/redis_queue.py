@@ -1,0 +1,458 @@
+"""A reliable Redis queue: at-least-once delivery with leases, retries, delays and a DLQ.
+
+The Go original popped a task with ``BLPOP``. From that moment the task existed only in the
+worker's memory, so a worker that crashed mid-task lost it (at-most-once delivery). Here,
+taking a task moves it atomically (one Lua script) from *pending* to *in flight* with:
+
+* a **lease** (visibility timeout): a deadline by which the worker must finish or renew;
+* a **token** for this one delivery.
+
+While a handler runs, a heartbeat thread renews the leases this consumer holds. Acknowledge
+and fail are scripts that check the token, so a worker whose lease expired cannot complete a
+task that was meanwhile handed to another worker. Expired leases go back to pending (or, after
+``max_deliveries`` deliveries, to the dead-letter queue) inside the next take, run by any
+consumer. The same take script promotes due delayed tasks, so no task is promoted twice
+however many consumers run. Every state change is one script: nothing is lost between two
+commands.
+
+Throughput comes from batching: ``prefetch`` takes many tasks per round trip and
+``ack_batch`` acknowledges many per round trip, sent in the same pipeline as the next take.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from .clock import SYSTEM_CLOCK, Clock
+from .deadletter import DeadLetter, ErrorInfo
+from .errors import DecodeError, InvalidTask, QueueClosed
+from .interface import Delivery, TaskQueue
+from .keys import QueueKeys
+from .scripts import load
+from .task import DEFAULT_MAX_BYTES, Task, check_json, decode, dumps, encode
+
+log = logging.getLogger("taskq.redis")
+
+#: Waits shorter than this are timed here, not by Redis, whose blocking timeouts are only
+#: about 100 ms precise (they are checked ``hz`` = 10 times a second).
+LOCAL_WAIT = 0.25
+#: Most tasks one enqueue script call carries; bigger batches are split (in one pipeline).
+ENQUEUE_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """What a client can learn about a task it enqueued (see `RedisQueue.info`)."""
+
+    id: str
+    state: str
+    attempts: int
+    task: Task | None
+    last_error: ErrorInfo | None
+    result: Any
+    updated_at: float | None
+
+
+class RedisQueue(TaskQueue):
+    """A queue in Redis with at-least-once delivery.
+
+    Args:
+        name: the queue's name; its keys are ``taskq:{name}:*``.
+        client: a redis-py client (``connection.get_redis()`` gives the configured one).
+        lease: seconds a delivery stays ours without a heartbeat.
+        prefetch: most tasks taken per round trip and held locally.
+        ack_batch: acknowledgements collected before one round trip sends them.
+        max_deliveries: deliveries whose lease expired before the task is dead-lettered
+            (a task that keeps killing its worker); 0 means no limit.
+        retention: seconds a succeeded task's status and result are kept.
+        dead_max, dead_max_age: bounds of the dead-letter queue (tasks, seconds).
+        max_bytes: the largest encoded task accepted.
+        reaper_period: longest wait between two takes of an idle consumer; bounds how late an
+            expired lease is noticed when every consumer is idle.
+        clock: where "now" comes from. Every machine must agree on time (NTP) to within a
+            small fraction of ``lease``.
+    """
+
+    def __init__(
+        self,
+        name: str = "default",
+        client: redis.Redis | None = None,
+        *,
+        lease: float = 30.0,
+        prefetch: int = 1,
+        ack_batch: int = 1,
+        max_deliveries: int = 10,
+        retention: float = 24 * 3600.0,
+        dead_max: int = 10_000,
+        dead_max_age: float = 7 * 24 * 3600.0,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        reaper_period: float = 1.0,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        if lease <= 0 or reaper_period <= 0:
+            raise ValueError("lease and reaper_period must be > 0")
+        if prefetch < 1 or ack_batch < 1:
+            raise ValueError("prefetch and ack_batch must be >= 1")
+        if client is None:
+            from .connection import get_redis
+
+            client = get_redis()
+        self.name = name
+        self.keys = QueueKeys(name)
+        self.client = client
+        self.lease = lease
+        self.prefetch = prefetch
+        self.ack_batch = ack_batch
+        self.max_deliveries = max_deliveries
+        self.retention = retention
+        self.dead_max = dead_max
+        self.dead_max_age = dead_max_age
+        self.max_bytes = max_bytes
+        self.reaper_period = reaper_period
+        self.clock = clock
+        self.lost_leases = 0  # acks and fails refused because the lease had moved on
+        self._scripts = load(client)
+        self._lock = threading.Lock()
+        self._buffer: deque[Delivery] = deque()  # taken, not yet handed to a worker
+        self._held: dict[str, str] = {}  # id -> token of every delivery this consumer holds
+        self._acks: list[str] = []  # flat (id, token, result) triples waiting to be sent
+        self._wake = threading.Event()
+        self._closed = False
+        self._heartbeat_stop = threading.Event()
+        self._heartbeat: threading.Thread | None = None
+
+    # ----------------------------------------------------------------- producing
+    def put(self, task: Task, *, delay: float = 0.0, timeout: float | None = None) -> None:
+        self.put_many([task], delay=delay)
+
+    def put_many(self, tasks: Iterable[Task], *, delay: float = 0.0) -> None:
+        """Add tasks in as few round trips as possible (one script call per 500 tasks).
+
+        Each call is atomic per chunk: if a task id is already known, that chunk adds nothing
+        and `InvalidTask` names the id.
+        """
+        if self._closed:
+            raise QueueClosed(f"queue {self.name!r} is closed")
+        if delay < 0 or math.isnan(delay):
+            raise ValueError("delay must be >= 0")
+        now = self._now_ms()
+        due = now + round(delay * 1000) if delay > 0 else 0
+        args: list[Any] = []
+        for task in tasks:
+            args += [task.id, encode(task, self.max_bytes), due]
+        if not args:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        step = 3 * ENQUEUE_CHUNK
+        for start in range(0, len(args), step):
+            self._scripts["enqueue"](self.keys.all, [now, *args[start : start + step]], pipe)
+        known = [_text(i) for reply in pipe.execute() for i in reply]
+        if known:
+            raise InvalidTask(f"task id(s) already in queue {self.name!r}: {', '.join(known)}")
+        self._wake.set()
+
+    # ----------------------------------------------------------------- consuming
+    def get(self, timeout: float | None = None) -> Delivery | None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._lock:
+                if self._buffer:
+                    return self._buffer.popleft()
+            if self._closed:
+                raise QueueClosed(f"queue {self.name!r} is closed")
+            self._wake.clear()
+            deliveries, next_ms = self._take(self.prefetch)
+            if deliveries:
+                with self._lock:
+                    self._buffer.extend(deliveries[1:])
+                return deliveries[0]
+            remaining = math.inf if deadline is None else deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            self._wait(min(remaining, self.reaper_period), next_ms)
+
+    def _wait(self, longest: float, next_ms: int) -> None:
+        """Wait for new work, a due task or an expiring lease, at most ``longest`` seconds."""
+        until_next = math.inf if next_ms < 0 else max(0.0, (next_ms - self._now_ms()) / 1000)
+        if until_next <= LOCAL_WAIT:
+            self._wake.wait(min(longest, until_next))
+            return
+        # Redis returns from BLPOP up to ~100 ms late: ask it for a little less.
+        self.client.blpop([self.keys.wakeup], timeout=max(0.01, min(longest, until_next - 0.15)))
+
+    def _take(self, count: int) -> tuple[list[Delivery], int]:
+        """One round trip: send waiting acks, then take up to ``count`` tasks."""
+        with self._lock:
+            acks, self._acks = self._acks, []
+        pipe = self.client.pipeline(transaction=False)
+        now = self._now_ms()
+        if acks:
+            self._scripts["ack"](self.keys.all, [now, round(self.retention * 1000), *acks], pipe)
+        prefix = os.urandom(8).hex()
+        args: list[Any] = [now, round(self.lease * 1000), count, prefix, self.max_deliveries]
+        self._scripts["take"](self.keys.all, args, pipe)
+        replies = pipe.execute()
+        if acks:
+            self._note_stale(replies[0])
+        reply = replies[-1]
+        deliveries = []
+        for i in range(1, len(reply), 4):
+            task_id, token, runs, body = (
+                _text(reply[i]),
+                _text(reply[i + 1]),
+                reply[i + 2],
+                reply[i + 3],
+            )
+            try:
+                task = decode(body, attempts=int(runs))
+            except DecodeError as exc:
+                self._bury_undecodable(task_id, token, exc)
+                continue
+            deliveries.append(Delivery(task, token))
+        if deliveries:
+            with self._lock:
+                self._held.update((d.task.id, d.token) for d in deliveries)
+            self._start_heartbeat()
+        return deliveries, int(reply[0])
+
+    def _bury_undecodable(self, task_id: str, token: str, exc: DecodeError) -> None:
+        log.warning(
+            "queue %s: task %s cannot be decoded (%s); dead-lettered", self.name, task_id, exc
+        )
+        error = ErrorInfo("DecodeError", str(exc))
+        self._scripts["fail"](self.keys.all, self._fail_args(task_id, token, error, None))
+
+    def ack(self, delivery: Delivery, result: Any = None) -> None:
+        check_json(result, "result")
+        encoded = "" if result is None else dumps(result)
+        with self._lock:
+            self._held.pop(delivery.task.id, None)
+            self._acks += [delivery.task.id, delivery.token, encoded]
+            full = len(self._acks) >= 3 * self.ack_batch
+        if full:
+            self.flush()
+
+    def flush(self) -> list[str]:
+        """Send waiting acknowledgements now; return the ids whose lease had been lost."""
+        with self._lock:
+            acks, self._acks = self._acks, []
+        if not acks:
+            return []
+        args: list[Any] = [self._now_ms(), round(self.retention * 1000), *acks]
+        return self._note_stale(self._scripts["ack"](self.keys.all, args))
+
+    def _note_stale(self, reply: Sequence[Any]) -> list[str]:
+        stale = [_text(i) for i in reply]
+        if stale:
+            self.lost_leases += len(stale)
+            log.warning("queue %s: lease lost before ack for %s", self.name, ", ".join(stale))
+        return stale
+
+    def fail(self, delivery: Delivery, error: ErrorInfo, *, retry_in: float | None) -> None:
+        task_id = delivery.task.id
+        with self._lock:
+            self._held.pop(task_id, None)
+        ok = self._scripts["fail"](
+            self.keys.all, self._fail_args(task_id, delivery.token, error, retry_in)
+        )
+        if not ok:
+            self.lost_leases += 1
+            log.warning("queue %s: lease lost before fail for %s", self.name, task_id)
+
+    def _fail_args(
+        self, task_id: str, token: str, error: ErrorInfo, retry_in: float | None
+    ) -> list[Any]:
+        now = self._now_ms()
+        retry_at = -1 if retry_in is None else now + round(retry_in * 1000)
+        dead_age = round(self.dead_max_age * 1000)
+        return [now, task_id, token, dumps(error.to_dict()), retry_at, self.dead_max, dead_age]
+
+    def reap(self) -> None:
+        """Promote due tasks and return expired leases now, without taking anything."""
+        self._take(0)
+
+    # ----------------------------------------------------------------- heartbeat
+    def _start_heartbeat(self) -> None:
+        with self._lock:
+            if self._heartbeat is not None or self._closed:
+                return
+            self._heartbeat = threading.Thread(
+                target=self._beat, name=f"taskq-heartbeat-{self.name}", daemon=True
+            )
+        self._heartbeat.start()
+
+    def _beat(self) -> None:
+        failing = False
+        while not self._heartbeat_stop.wait(self.lease / 3):
+            try:
+                self.extend_leases()
+                self.flush()
+                if failing:
+                    log.info("queue %s: heartbeat reaches Redis again", self.name)
+                failing = False
+            except redis.RedisError as exc:
+                if not failing:  # one line per outage, not one per beat
+                    log.warning("queue %s: heartbeat failed (%s); will keep trying", self.name, exc)
+                failing = True
+
+    def extend_leases(self) -> list[str]:
+        """Renew the lease of every delivery this consumer holds; return the ids lost."""
+        with self._lock:
+            held = [x for pair in self._held.items() for x in pair]
+        if not held:
+            return []
+        lost = [
+            _text(i)
+            for i in self._scripts["extend"](
+                self.keys.all, [self._now_ms(), round(self.lease * 1000), *held]
+            )
+        ]
+        if lost:
+            with self._lock:
+                for task_id in lost:
+                    self._held.pop(task_id, None)
+            log.warning("queue %s: leases lost for %s", self.name, ", ".join(lost))
+        return lost
+
+    # ----------------------------------------------------------------- inspecting
+    def __len__(self) -> int:
+        pipe = self.client.pipeline(transaction=False)
+        pipe.llen(self.keys.pending)
+        pipe.zcard(self.keys.scheduled)
+        pending, scheduled = pipe.execute()
+        return int(pending) + int(scheduled)
+
+    def stats(self) -> dict[str, int]:
+        """Counts per state now, and totals since the queue was created."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.llen(self.keys.pending)
+        pipe.zcard(self.keys.scheduled)
+        pipe.zcard(self.keys.inflight)
+        pipe.zcard(self.keys.dead)
+        pipe.zcard(self.keys.done)
+        pipe.hgetall(self.keys.counters)
+        pending, scheduled, in_flight, dead, done, counters = pipe.execute()
+        now = {
+            "pending": pending,
+            "scheduled": scheduled,
+            "in_flight": in_flight,
+            "dead": dead,
+            "done": done,
+        }
+        totals = {f"total_{_text(k)}": int(v) for k, v in counters.items()}
+        return {**now, **totals}
+
+    def info(self, task_id: str) -> TaskInfo | None:
+        """What became of a task: its state, runs, last error and result; None if unknown."""
+        keys = self.keys
+        pipe = self.client.pipeline(transaction=False)
+        for key in (
+            keys.state,
+            keys.attempts,
+            keys.bodies,
+            keys.errors,
+            keys.results,
+            keys.updated,
+        ):
+            pipe.hget(key, task_id)
+        state, runs, body, error, result, updated = pipe.execute()
+        if state is None:
+            return None
+        task = None
+        if body is not None:
+            try:
+                task = decode(body, attempts=int(runs or 0))
+            except DecodeError:
+                task = None
+        return TaskInfo(
+            id=task_id,
+            state=_text(state),
+            attempts=int(runs or 0),
+            task=task,
+            last_error=None if error is None else ErrorInfo.from_dict(json.loads(error)),
+            result=None if result is None else json.loads(result),
+            updated_at=None if updated is None else int(updated) / 1000,
+        )
+
+    def dead_letters(self, limit: int = 1000) -> list[DeadLetter]:
+        entries: list[tuple[bytes, float]] = self.client.zrange(  # type: ignore[assignment]
+            self.keys.dead, 0, limit - 1, withscores=True
+        )
+        pipe = self.client.pipeline(transaction=False)
+        for member, _ in entries:
+            pipe.hget(self.keys.bodies, member)
+            pipe.hget(self.keys.errors, member)
+            pipe.hget(self.keys.attempts, member)
+        replies = pipe.execute()
+        out = []
+        for n, (member, score) in enumerate(entries):
+            body, error, runs = replies[3 * n : 3 * n + 3]
+            task, raw = None, None
+            try:
+                task = decode(body, attempts=int(runs or 0)) if body is not None else None
+            except DecodeError:
+                raw = _text(body)[:1000]
+            err = ErrorInfo.from_dict(json.loads(error)) if error else ErrorInfo("Unknown", "")
+            out.append(DeadLetter(_text(member), task, err, int(runs or 0), score / 1000, raw))
+        return out
+
+    def requeue_dead(self, task_id: str | None = None) -> int:
+        """Send one dead task (or all, with None) back to pending with its runs reset."""
+        ids = ["*"] if task_id is None else [task_id]
+        moved = int(self._scripts["requeue"](self.keys.all, [self._now_ms(), *ids]))
+        if moved:
+            self._wake.set()
+        return moved
+
+    def purge_dead(self) -> int:
+        """Empty the dead-letter queue; return how many tasks were forgotten."""
+        return int(self._scripts["purge"](self.keys.all, []))
+
+    # ----------------------------------------------------------------- closing
+    def close(self) -> None:
+        """Stop taking tasks: send waiting acks, give back prefetched tasks, stop the heartbeat.
+
+        Tasks still being run by this consumer's workers keep their leases until they expire.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        self._wake.set()
+        self._heartbeat_stop.set()
+        with self._lock:
+            unstarted = list(self._buffer)
+            self._buffer.clear()
+            for delivery in unstarted:
+                self._held.pop(delivery.task.id, None)
+        self.flush()
+        if unstarted:
+            pairs = [x for d in unstarted for x in (d.task.id, d.token)]
+            self._scripts["release"](self.keys.all, [self._now_ms(), *pairs])
+        if self._heartbeat is not None:
+            self._heartbeat.join(timeout=5)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def delete(self) -> None:
+        """Remove every key of this queue from Redis (for tests and notebooks)."""
+        self.client.delete(*self.keys.all)
+
+    def _now_ms(self) -> int:
+        return round(self.clock.now() * 1000)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
