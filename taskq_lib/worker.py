@@ -13,9 +13,12 @@ What the Go original's workers lacked, and these have:
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
 from .clock import SYSTEM_CLOCK, Clock
 from .deadletter import ErrorInfo
@@ -39,6 +42,7 @@ class WorkerPool:
         retry: the retry policy for types without their own.
         events: where to record what happened; a new `EventLog` if not given.
         poll: seconds a worker waits in one ``get`` before checking whether to stop.
+        max_backoff: longest pause between tries while the queue cannot be reached.
     """
 
     def __init__(
@@ -50,7 +54,8 @@ class WorkerPool:
         retry: RetryPolicy | None = None,
         events: EventLog | None = None,
         clock: Clock = SYSTEM_CLOCK,
-        poll: float = 0.1,
+        poll: float = 0.5,
+        max_backoff: float = 5.0,
         name: str = "w",
     ) -> None:
         if concurrency < 1:
@@ -62,6 +67,7 @@ class WorkerPool:
         self.events = events if events is not None else EventLog()
         self.clock = clock
         self.poll = poll
+        self.max_backoff = max_backoff
         self.name = name
         self._threads: list[threading.Thread] = []
         self._draining = threading.Event()
@@ -114,15 +120,25 @@ class WorkerPool:
             return self._busy
 
     def _loop(self, worker: str) -> None:
+        failures = 0  # consecutive failed gets: the queue's server may be away
+        rng = random.Random(worker)
         while not self._stopping.is_set():
             delivery = None
             try:
                 delivery = self.queue.get(timeout=self.poll)
             except QueueClosed:
                 self._stopping.wait(self.poll)  # closed and empty; a sibling may still retry
-            except Exception:  # a lost connection must not end the worker
-                log.exception("%s: could not get a task", worker)
-                self._stopping.wait(self.poll)
+                continue
+            except Exception as exc:  # a lost connection must not end the worker
+                failures += 1
+                if failures == 1:  # one log line per outage, not one per attempt
+                    log.warning("%s: cannot get tasks (%s); backing off", worker, exc)
+                backoff = min(self.max_backoff, 0.05 * 2 ** min(failures, 16))
+                self._stopping.wait(backoff * (0.5 + rng.random() / 2))
+                continue
+            if failures:
+                log.info("%s: getting tasks again after %d failed tries", worker, failures)
+                failures = 0
             if delivery is not None:
                 with self._lock:
                     self._busy += 1
@@ -152,15 +168,28 @@ class WorkerPool:
         except Exception as exc:
             self._failed(delivery, ErrorInfo.from_exception(exc), worker)
         else:
-            self.queue.ack(delivery, result)
-            record(Event(self.clock.now(), SUCCEEDED, task.id, task.type, worker, task.attempts))
+            if self._report(self.queue.ack, delivery, result):
+                record(
+                    Event(self.clock.now(), SUCCEEDED, task.id, task.type, worker, task.attempts)
+                )
+
+    def _report(self, tell: Callable[..., None], delivery: Delivery, *args: Any, **kw: Any) -> bool:
+        """Tell the queue an outcome. If that fails (server away), the lease will expire and
+        the task run again: at-least-once, never lost."""
+        try:
+            tell(delivery, *args, **kw)
+            return True
+        except Exception as exc:
+            log.warning("could not report task %s to the queue: %s", delivery.task.id, exc)
+            return False
 
     def _failed(self, delivery: Delivery, error: ErrorInfo, worker: str) -> None:
         task = delivery.task
         policy = self.registry.policy(task.type) or self.retry
         if policy.should_retry(task.attempts, task.max_retries):
             delay = policy.delay(task.attempts)
-            self.queue.fail(delivery, error, retry_in=delay)
+            if not self._report(self.queue.fail, delivery, error, retry_in=delay):
+                return
             self.events.record(
                 Event(
                     self.clock.now(),
@@ -177,7 +206,8 @@ class WorkerPool:
 
     def _dead(self, delivery: Delivery, error: ErrorInfo, worker: str) -> None:
         task = delivery.task
-        self.queue.fail(delivery, error, retry_in=None)
+        if not self._report(self.queue.fail, delivery, error, retry_in=None):
+            return
         self.events.record(
             Event(self.clock.now(), DEAD, task.id, task.type, worker, task.attempts, str(error))
         )

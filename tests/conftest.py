@@ -43,8 +43,20 @@ class RedisServer:
             raise RuntimeError("redis-server is not installed")
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="taskq-redis-")
-        self.args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
-                     "--save", "", "--appendonly", "no", *extra]
+        self.args = [
+            binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            self.dir,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            *extra,
+        ]
         self.proc: subprocess.Popen[bytes] | None = None
         self.start()
 
@@ -53,7 +65,9 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            self.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:  # wait for the port to accept connections
             try:

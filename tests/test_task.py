@@ -10,8 +10,9 @@ from taskq_lib import DecodeError, InvalidTask, PayloadTooLarge, Task, decode, e
 
 
 def test_round_trip_keeps_every_field() -> None:
-    task = Task("email", {"to": "a@example.com", "n": [1, 2.5, None, True]}, priority=3,
-                max_retries=2)
+    task = Task(
+        "email", {"to": "a@example.com", "n": [1, 2.5, None, True]}, priority=3, max_retries=2
+    )
     back = decode(encode(task), attempts=4)
     assert (back.id, back.type, back.payload) == (task.id, task.type, task.payload)
     assert (back.priority, back.max_retries, back.attempts) == (3, 2, 4)

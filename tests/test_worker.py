@@ -1,0 +1,165 @@
+"""The worker pool, on an in-memory queue and on the Redis queue."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from taskq_lib import EventLog, MemoryQueue, Registry, RetryPolicy, Task, TaskQueue, WorkerPool
+from taskq_lib.redis_queue import RedisQueue
+
+FAST_RETRY = RetryPolicy(max_retries=2, base=0.01, cap=0.05, jitter=0, seed=1)
+
+
+@pytest.fixture(params=["memory", "redis"])
+def make_queue(
+    request: pytest.FixtureRequest, make_redis_queue: Callable[..., RedisQueue]
+) -> Callable[[], TaskQueue]:
+    if request.param == "memory":
+        return lambda: MemoryQueue(maxsize=0)
+    return lambda: make_redis_queue(prefetch=4, ack_batch=4)
+
+
+def test_every_task_runs_once(make_queue: Callable[[], TaskQueue]) -> None:
+    queue, registry, done = make_queue(), Registry(), []
+    lock = threading.Lock()
+
+    def work(task: Task) -> int:
+        with lock:
+            done.append(task.payload["i"])
+        return int(task.payload["i"]) * 2
+
+    registry.register("double", work)
+    for i in range(100):
+        registry.enqueue(queue, "double", {"i": i})
+    pool = WorkerPool(queue, registry, concurrency=4, poll=0.05).start()
+    assert pool.events.wait_for_final(100, timeout=30)
+    assert pool.stop(timeout=10)
+    assert sorted(done) == list(range(100))
+    assert pool.events.counts()["succeeded"] == 100
+    assert {e.worker for e in pool.events.events("started")} <= {"w0", "w1", "w2", "w3"}
+
+
+def test_failing_handler_is_retried_with_backoff_then_dead(
+    make_queue: Callable[[], TaskQueue],
+) -> None:
+    queue, registry = make_queue(), Registry()
+
+    def always_fails(task: Task) -> None:
+        raise ConnectionError("smtp down")
+
+    registry.register("email", always_fails)
+    registry.register("ok", lambda task: None)
+    bad = registry.enqueue(queue, "email", {"to": "x"})
+    pool = WorkerPool(queue, registry, concurrency=2, retry=FAST_RETRY, poll=0.05).start()
+    assert pool.events.wait_for_final(1, timeout=10)
+    good = registry.enqueue(queue, "ok", {})  # the workers are still alive
+    assert pool.events.wait_for_final(2, timeout=10)
+    assert pool.stop(timeout=10)
+    runs = [e for e in pool.events.events() if e.task_id == bad.id and e.kind == "started"]
+    assert [e.attempt for e in runs] == [1, 2, 3]  # first run + max_retries=2
+    gaps = [b.at - a.at for a, b in itertools.pairwise(runs)]
+    assert all(gap >= 0.009 for gap in gaps)  # not retried at once
+    [dead] = queue.dead_letters()
+    assert dead.id == bad.id and dead.attempts == 3
+    assert dead.error.type == "ConnectionError" and "smtp down" in dead.error.message
+    assert dead.task is not None and dead.task.payload == {"to": "x"}  # payload untouched
+    assert [e.task_id for e in pool.events.events("succeeded")] == [good.id]
+
+
+def test_per_task_max_retries_wins(make_queue: Callable[[], TaskQueue]) -> None:
+    queue, registry = make_queue(), Registry()
+    registry.register("flaky", lambda task: 1 / 0)
+    registry.enqueue(queue, "flaky", {}, max_retries=0)
+    with WorkerPool(queue, registry, retry=FAST_RETRY, poll=0.05) as pool:
+        assert pool.events.wait_for_final(1, timeout=10)
+    assert pool.events.counts()["started"] == 1
+    assert queue.dead_letters()[0].error.type == "ZeroDivisionError"
+
+
+def test_unknown_type_is_dead_lettered_not_dropped(make_queue: Callable[[], TaskQueue]) -> None:
+    queue, registry = make_queue(), Registry()
+    registry.register("email", lambda task: None)
+    queue.put(Task("fax", {"n": 1}))  # written by a producer that knows other types
+    with WorkerPool(queue, registry, retry=FAST_RETRY, poll=0.05) as pool:
+        assert pool.events.wait_for_final(1, timeout=10)
+    [dead] = queue.dead_letters()
+    assert dead.attempts == 1 and "known types: 'email'" in dead.error.message
+
+
+def test_unserialisable_result_is_a_failure(make_queue: Callable[[], TaskQueue]) -> None:
+    queue, registry = make_queue(), Registry()
+    registry.register("t", lambda task: object())
+    registry.enqueue(queue, "t", {}, max_retries=0)
+    with WorkerPool(queue, registry, poll=0.05) as pool:
+        assert pool.events.wait_for_final(1, timeout=10)
+    assert "not JSON-serialisable" in queue.dead_letters()[0].error.message
+
+
+def test_stop_without_drain_leaves_waiting_tasks() -> None:
+    queue, registry = MemoryQueue(maxsize=0), Registry()
+    gate, started = threading.Event(), threading.Event()
+
+    def slow(task: Task) -> None:
+        started.set()
+        gate.wait(10)
+
+    registry.register("slow", slow)
+    for _ in range(5):
+        registry.enqueue(queue, "slow", {})
+    pool = WorkerPool(queue, registry, concurrency=1, poll=0.05).start()
+    assert started.wait(5)
+    gate.set()
+    assert pool.stop(drain=False, timeout=10)
+    assert pool.events.counts()["succeeded"] == 1  # the task in hand finished
+    assert len(queue) == 4
+
+
+def test_stop_is_bounded_by_its_timeout() -> None:
+    queue, registry = MemoryQueue(maxsize=0), Registry()
+    gate, started = threading.Event(), threading.Event()
+    registry.register("stuck", lambda task: (started.set(), gate.wait(10)))
+    registry.enqueue(queue, "stuck", {})
+    pool = WorkerPool(queue, registry, concurrency=1, poll=0.05).start()
+    assert started.wait(5)
+    begun = time.monotonic()
+    assert pool.stop(timeout=0.2) is False  # the handler is still running
+    assert time.monotonic() - begun < 2
+    gate.set()
+
+
+def test_drain_runs_retries_that_come_due() -> None:
+    queue, registry = MemoryQueue(maxsize=0), Registry()
+    calls = []
+
+    def flaky(task: Task) -> None:
+        calls.append(1)
+        if len(calls) < 3:
+            raise RuntimeError("not yet")
+
+    registry.register("flaky", flaky)
+    registry.enqueue(queue, "flaky", {})
+    pool = WorkerPool(queue, registry, concurrency=3, retry=FAST_RETRY, poll=0.05).start()
+    assert pool.stop(drain=True, timeout=10)
+    assert pool.events.counts()["succeeded"] == 1 and len(calls) == 3
+
+
+def test_retry_policy_backoff_is_exponential_capped_and_seeded() -> None:
+    policy = RetryPolicy(base=1, factor=2, cap=5, jitter=0)
+    assert [policy.delay(n) for n in range(1, 6)] == [1, 2, 4, 5, 5]
+    a = RetryPolicy(jitter=0.5, seed=7)
+    b = RetryPolicy(jitter=0.5, seed=7)
+    assert [a.delay(3) for _ in range(5)] == [b.delay(3) for _ in range(5)]
+    assert all(1.0 <= RetryPolicy(base=1, jitter=0.5).delay(2) <= 2.0 for _ in range(50))
+    with pytest.raises(ValueError):
+        RetryPolicy(jitter=2)
+    with pytest.raises(ValueError):
+        policy.delay(0)
+
+
+def test_events_wait_times_out() -> None:
+    assert EventLog().wait_for_final(1, timeout=0.05) is False
