@@ -71,9 +71,12 @@ def _pyplot() -> Any:
 
 
 def _axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
-    """The figure and axes to draw on: ``ax`` and its figure, or a new pyplot figure."""
+    """The figure and axes to draw on: ``ax`` and its figure, or a new pyplot figure.
+
+    A new figure uses matplotlib's constrained layout, so labels and legends fit without warnings.
+    """
     if ax is None:
-        fig, new_ax = _pyplot().subplots(figsize=figsize)
+        fig, new_ax = _pyplot().subplots(figsize=figsize, layout="constrained")
         return fig, new_ax
     _pyplot()  # the same install hint if matplotlib is missing
     from matplotlib.figure import Figure
@@ -214,8 +217,10 @@ def runs(events: EventLog | Iterable[Event]) -> list[Run]:
 def timeline(
     events: EventLog | Iterable[Event],
     *,
+    workers: Sequence[str] | None = None,
     color_by: Literal["outcome", "type"] = "outcome",
     title: str | None = "What each worker did",
+    figsize: tuple[float, float] | None = None,
     ax: Axes | None = None,
 ) -> Figure:
     """A per-worker timeline: one row per worker, one bar per run of a task.
@@ -225,8 +230,12 @@ def timeline(
 
     Args:
         events: an `EventLog`, or events from one (for example ``log.events()``).
+        workers: the rows to draw, top to bottom, for example ``["w0", "w1", "w2"]``. Give them
+            to show idle workers too and to keep the figure's size the same from run to run; by
+            default, the workers that appear in ``events``, in natural order (w2 before w10).
         color_by: colour bars by how the run ended (``"outcome"``) or by task type (``"type"``).
         title: the chart title; None for none.
+        figsize: width and height in inches; by default 9 wide and 0.45 high per worker.
         ax: draw here instead of in a new figure.
 
     Returns:
@@ -235,11 +244,15 @@ def timeline(
     if color_by not in ("outcome", "type"):
         raise ValueError("color_by is 'outcome' or 'type'")
     found = runs(events)
-    workers = sorted({run.worker for run in found}, key=_natural_key)
-    fig, ax = _axes(ax, (9.0, 1.0 + 0.45 * max(len(workers), 2)))
+    seen = sorted({run.worker for run in found}, key=_natural_key)
+    rows = list(seen if workers is None else workers)
+    missing = [name for name in seen if name not in rows]
+    if missing:
+        raise ValueError(f"events name workers that are not in workers=: {missing}")
+    fig, ax = _axes(ax, figsize or (9.0, 1.2 + 0.45 * max(len(rows), 2)))
     from matplotlib.patches import Patch
 
-    row = {name: i for i, name in enumerate(workers)}
+    row = {name: i for i, name in enumerate(rows)}
     origin = min((run.start for run in found), default=0.0)
     types = sorted({run.task_type for run in found})
     type_color = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(types)}
@@ -254,8 +267,8 @@ def timeline(
             edgecolor="white",
             linewidth=0.5,
         )
-    ax.set_yticks(range(len(workers)), workers)
-    ax.set_ylim(len(workers) - 0.5, -0.5)  # first worker at the top
+    ax.set_yticks(range(len(rows)), rows)
+    ax.set_ylim(len(rows) - 0.5, -0.5)  # first worker at the top
     ax.set_xlabel("time since the first start (ms)")
     ax.set_ylabel("worker")
     if title:
@@ -267,7 +280,6 @@ def timeline(
         handles = [Patch(color=type_color[name], label=name) for name in types]
     if handles:
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    fig.tight_layout()
     return fig
 
 
@@ -283,6 +295,7 @@ def throughput(
     xlabel: str = "workers",
     ylabel: str | None = None,
     title: str | None = None,
+    figsize: tuple[float, float] | None = None,
     ax: Axes | None = None,
 ) -> Figure:
     """Throughput (or speed-up) against a setting such as the number of workers.
@@ -298,6 +311,7 @@ def throughput(
         xlabel: the x-axis label.
         ylabel: the y-axis label; by default "tasks per second" or "speed-up (x times)".
         title: the chart title.
+        figsize: width and height in inches; by default 7.0 by 4.5.
         ax: draw here instead of in a new figure.
 
     Returns:
@@ -315,7 +329,7 @@ def throughput(
             if values[0] == 0:
                 raise ValueError(f"series {name!r} starts at 0; cannot compute a speed-up")
             series[name] = [v / values[0] for v in values]
-    fig, ax = _axes(ax, (7.0, 4.5))
+    fig, ax = _axes(ax, figsize or (7.0, 4.5))
     for i, (name, values) in enumerate(series.items()):
         ax.plot(list(xs), values, marker="o", color=PALETTE[i % len(PALETTE)], label=name)
     if ideal:
@@ -331,7 +345,6 @@ def throughput(
         ax.set_title(title)
     if len(series) > 1 or ideal:
         ax.legend(frameon=False)
-    fig.tight_layout()
     return fig
 
 
@@ -341,6 +354,7 @@ def order_vs_priority(
     arrival: Sequence[int] | None = None,
     highlight: Iterable[int] = (),
     title: str | None = "Processing order against priority",
+    figsize: tuple[float, float] | None = None,
     ax: Axes | None = None,
 ) -> Figure:
     """A scatter of processing position (x) against priority (y), one point per task.
@@ -354,6 +368,7 @@ def order_vs_priority(
             priorities shows as colours getting lighter from left to right in each step.
         highlight: processing positions (0-based) to ring in red, for example a starved task.
         title: the chart title; None for none.
+        figsize: width and height in inches; by default 8.0 by 4.0.
         ax: draw here instead of in a new figure.
 
     Returns:
@@ -362,7 +377,7 @@ def order_vs_priority(
     """
     if arrival is not None and len(arrival) != len(priorities):
         raise ValueError("arrival needs one value per task")
-    fig, ax = _axes(ax, (8.0, 4.0))
+    fig, ax = _axes(ax, figsize or (8.0, 4.0))
     positions = list(range(len(priorities)))
     values = [float(p) for p in priorities]
     if arrival is None:
@@ -389,7 +404,6 @@ def order_vs_priority(
     ax.grid(alpha=0.3)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
     return fig
 
 
@@ -399,6 +413,7 @@ def lateness(
     per_task: bool = False,
     bins: int = 20,
     title: str | None = "How late tasks started",
+    figsize: tuple[float, float] | None = None,
     ax: Axes | None = None,
 ) -> Figure:
     """How late tasks started, in milliseconds: a histogram, or one bar per task.
@@ -411,6 +426,7 @@ def lateness(
         per_task: draw one bar per task (x is the task's index) instead of a histogram.
         bins: number of histogram bins, shared by all series.
         title: the chart title; None for none.
+        figsize: width and height in inches; by default 7.0 by 4.0.
         ax: draw here instead of in a new figure.
 
     Returns:
@@ -420,7 +436,7 @@ def lateness(
     series = _series(late_ms, "lateness")
     if bins < 1:
         raise ValueError("bins must be >= 1")
-    fig, ax = _axes(ax, (7.0, 4.0))
+    fig, ax = _axes(ax, figsize or (7.0, 4.0))
     named = len(series) > 1 or isinstance(late_ms, Mapping)
     if per_task:
         width = 0.8 / len(series)
@@ -452,5 +468,4 @@ def lateness(
         ax.set_title(title)
     if named:
         ax.legend(frameon=False)
-    fig.tight_layout()
     return fig

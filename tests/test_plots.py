@@ -198,3 +198,13 @@ def test_missing_matplotlib_gives_an_install_hint(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)  # makes the import fail
     with pytest.raises(ImportError, match=r"pip install 'matplotlib"):
         plots.throughput([1], [1.0])
+
+
+def test_timeline_rows_can_include_idle_workers() -> None:
+    events = [ev(1.0, "started", "a", "w1"), ev(1.1, "succeeded", "a", "w1")]
+    fig = plots.timeline(events, workers=["w0", "w1", "w2"])
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["w0", "w1", "w2"]
+    [bar] = bars(fig)
+    assert round(bar.get_y() + bar.get_height() / 2) == 1
+    with pytest.raises(ValueError, match="not in workers"):
+        plots.timeline(events, workers=["w0"])
