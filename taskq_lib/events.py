@@ -7,7 +7,7 @@ Threads that print make notebook output change from run to run. Workers append `
 from __future__ import annotations
 
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
@@ -52,25 +52,33 @@ class Event:
 
 
 class EventLog:
-    """A thread-safe, append-only list of events that you can wait on."""
+    """A thread-safe, append-only log of events that you can wait on.
 
-    def __init__(self) -> None:
-        self._events: list[Event] = []
+    Args:
+        maxlen: keep only the newest ``maxlen`` events (a long-running worker should set
+            one); `counts` still counts every event ever recorded.
+    """
+
+    def __init__(self, maxlen: int | None = None) -> None:
+        self._events: deque[Event] = deque(maxlen=maxlen)
+        self._counts: Counter[str] = Counter()
         self._changed = threading.Condition()
 
     def record(self, event: Event) -> None:
         with self._changed:
             self._events.append(event)
+            self._counts[event.kind] += 1
             self._changed.notify_all()
 
     def events(self, kind: str | None = None) -> list[Event]:
-        """A snapshot of the events so far, optionally only one kind, in recording order."""
+        """A snapshot of the events kept, optionally only one kind, in recording order."""
         with self._changed:
             return [e for e in self._events if kind is None or e.kind == kind]
 
     def counts(self) -> Counter[str]:
+        """How many events of each kind were ever recorded."""
         with self._changed:
-            return Counter(e.kind for e in self._events)
+            return Counter(self._counts)
 
     def wait_until(self, condition: Callable[[EventLog], bool], timeout: float) -> bool:
         """Block until ``condition(self)`` is true or ``timeout`` seconds pass; return which."""
@@ -79,13 +87,15 @@ class EventLog:
 
     def wait_for_final(self, count: int, timeout: float) -> bool:
         """Block until ``count`` tasks have succeeded or died (or ``timeout`` passes)."""
-        return self.wait_until(
-            lambda log: sum(1 for e in log._events if e.kind in FINAL) >= count, timeout
-        )
+        with self._changed:
+            return self._changed.wait_for(
+                lambda: sum(self._counts[k] for k in FINAL) >= count, timeout=timeout
+            )
 
     def clear(self) -> None:
         with self._changed:
             self._events.clear()
+            self._counts.clear()
 
     def __len__(self) -> int:
         with self._changed:

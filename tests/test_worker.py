@@ -163,3 +163,14 @@ def test_retry_policy_backoff_is_exponential_capped_and_seeded() -> None:
 
 def test_events_wait_times_out() -> None:
     assert EventLog().wait_for_final(1, timeout=0.05) is False
+
+
+def test_bounded_event_log_keeps_the_newest_and_counts_all() -> None:
+    from taskq_lib import Event
+
+    log = EventLog(maxlen=3)
+    for i in range(10):
+        log.record(Event(float(i), "succeeded", f"t{i}", "x"))
+    assert [e.task_id for e in log.events()] == ["t7", "t8", "t9"]
+    assert log.counts()["succeeded"] == 10
+    assert log.wait_for_final(10, timeout=0.01)
