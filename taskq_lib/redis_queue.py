@@ -193,16 +193,21 @@ class RedisQueue(TaskQueue):
 
     def _take(self, count: int) -> tuple[list[Delivery], int]:
         """One round trip: send waiting acks, then take up to ``count`` tasks."""
+        pipe = self.client.pipeline(transaction=False)
         with self._lock:
             acks, self._acks = self._acks, []
-        pipe = self.client.pipeline(transaction=False)
         now = self._now_ms()
         if acks:
             self._scripts["ack"](self.keys.all, [now, round(self.retention * 1000), *acks], pipe)
         prefix = os.urandom(8).hex()
         args: list[Any] = [now, round(self.lease * 1000), count, prefix, self.max_deliveries]
         self._scripts["take"](self.keys.all, args, pipe)
-        replies = pipe.execute()
+        try:
+            replies = pipe.execute()
+        except redis.RedisError:
+            with self._lock:  # keep the acks for the next try; their leases may still hold
+                self._acks[:0] = acks
+            raise
         if acks:
             self._note_stale(replies[0])
         reply = replies[-1]
@@ -250,7 +255,13 @@ class RedisQueue(TaskQueue):
         if not acks:
             return []
         args: list[Any] = [self._now_ms(), round(self.retention * 1000), *acks]
-        return self._note_stale(self._scripts["ack"](self.keys.all, args))
+        try:
+            reply = self._scripts["ack"](self.keys.all, args)
+        except redis.RedisError:
+            with self._lock:
+                self._acks[:0] = acks
+            raise
+        return self._note_stale(reply)
 
     def _note_stale(self, reply: Sequence[Any]) -> list[str]:
         stale = [_text(i) for i in reply]

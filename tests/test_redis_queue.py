@@ -251,3 +251,28 @@ def test_unreachable_redis_raises_connection_error() -> None:
     queue = RedisQueue("x", client)
     with pytest.raises(redis.ConnectionError):
         queue.put(Task("t"))
+
+
+def test_acks_survive_a_failed_round_trip(make_redis_queue: MakeQueue) -> None:
+    queue = make_redis_queue(ack_batch=10)
+    queue.put(Task("t"))
+    delivery = queue.get(timeout=1)
+    assert delivery is not None
+    queue.ack(delivery)  # waits in the batch
+    real_pipeline = queue.client.pipeline
+
+    def broken_pipeline(*args: object, **kwargs: object) -> object:
+        pipe = real_pipeline(*args, **kwargs)  # type: ignore[arg-type]
+
+        def fail() -> None:
+            raise redis.ConnectionError("network down")
+
+        pipe.execute = fail  # type: ignore[method-assign,assignment]
+        return pipe
+
+    queue.client.pipeline = broken_pipeline  # type: ignore[method-assign,assignment]
+    with pytest.raises(redis.ConnectionError):
+        queue.get(timeout=0.1)
+    queue.client.pipeline = real_pipeline  # type: ignore[method-assign]
+    assert queue.flush() == []
+    assert queue.info(delivery.task.id).state == "succeeded"  # type: ignore[union-attr]
