@@ -1,7 +1,8 @@
 -- Mark deliveries done. ARGV: now_ms, retention_ms, then (id, token, result_json) triples
 -- (result_json '' for none). A delivery whose token is no longer current (its lease expired
 -- and the task went to another worker) changes nothing; those ids are returned.
-local now, retention = tonumber(ARGV[1]), tonumber(ARGV[2])
+local now, retention = num(ARGV[1], 'now'), num(ARGV[2], 'retention')
+groups_of(3, 3)
 local stale = {}
 local done = 0
 for i = 3, #ARGV, 3 do

@@ -1,8 +1,10 @@
 -- Add tasks. ARGV: now_ms, then (id, body, due_ms) triples; due_ms 0 means "ready now".
 -- All or nothing: if any id is already known, nothing is added and those ids are returned.
-local now = tonumber(ARGV[1])
+local now = num(ARGV[1], 'now')
+groups_of(3, 2)
 local known = {}
 for i = 2, #ARGV, 3 do
+  num(ARGV[i + 2], 'due')
   if redis.call('HEXISTS', BODIES, ARGV[i]) == 1 then table.insert(known, ARGV[i]) end
 end
 if #known > 0 then return known end

@@ -1,6 +1,7 @@
 -- Heartbeat: extend the leases of deliveries still held. ARGV: now_ms, lease_ms, then
 -- (id, token) pairs. Returns the ids whose lease was already lost.
-local deadline = tonumber(ARGV[1]) + tonumber(ARGV[2])
+local deadline = num(ARGV[1], 'now') + num(ARGV[2], 'lease')
+groups_of(2, 3)
 local lost = {}
 for i = 3, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]

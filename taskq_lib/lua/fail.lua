@@ -1,8 +1,9 @@
 -- A run failed. ARGV: now_ms, id, token, error_json, retry_at_ms (-1: dead-letter it),
 -- dead_max (most tasks the dead-letter queue keeps), dead_max_age_ms.
 -- Returns 1, or 0 if the token is not current (the lease was lost: nothing changes).
-local now, id, token, error_json = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
-local retry_at, dead_max, dead_age = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local now, id, token, error_json = num(ARGV[1], 'now'), ARGV[2], ARGV[3], ARGV[4]
+local retry_at, dead_max = num(ARGV[5], 'retry_at'), num(ARGV[6], 'dead_max')
+local dead_age = num(ARGV[7], 'dead_max_age')
 if redis.call('HGET', TOKENS, id) ~= token then return 0 end
 if retry_at >= 0 then
   redis.call('ZREM', INFLIGHT, id)

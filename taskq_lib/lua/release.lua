@@ -1,6 +1,7 @@
 -- Give back deliveries that were taken but never started (a closing consumer's prefetch).
 -- ARGV: now_ms, then (id, token) pairs. They go to the front of pending, run count undone.
-local now = tonumber(ARGV[1])
+local now = num(ARGV[1], 'now')
+groups_of(2, 2)
 local released = 0
 for i = #ARGV - 1, 2, -2 do  -- backwards, so LPUSH keeps their order
   local id, token = ARGV[i], ARGV[i + 1]

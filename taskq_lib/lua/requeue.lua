@@ -1,6 +1,6 @@
 -- Dead-letter queue -> pending, run count reset. ARGV: now_ms, then ids ('*' alone: all).
 -- Returns how many were requeued; ids not in the dead-letter queue are skipped.
-local now = tonumber(ARGV[1])
+local now = num(ARGV[1], 'now')
 local ids = {}
 if ARGV[2] == '*' then ids = redis.call('ZRANGE', DEAD, 0, -1) else
   for i = 2, #ARGV do table.insert(ids, ARGV[i]) end

@@ -3,8 +3,9 @@
 -- pending (or to the dead-letter queue once a task was delivered max_deliveries times).
 -- Returns {next_ms, id1, token1, attempts1, body1, id2, ...}; next_ms is when the next
 -- scheduled task is due or the next lease expires (-1: never), to plan the wait.
-local now, lease, count = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local prefix, max_deliveries = ARGV[4], tonumber(ARGV[5])
+local now, lease, count = num(ARGV[1], 'now'), num(ARGV[2], 'lease'), num(ARGV[3], 'count')
+local prefix, max_deliveries = ARGV[4], num(ARGV[5], 'max_deliveries')
+if count < 0 or count > 10000 then error('taskq: count must be 0..10000') end
 
 local due = redis.call('ZRANGEBYSCORE', SCHEDULED, '-inf', now, 'LIMIT', 0, 1000)
 for _, id in ipairs(due) do
