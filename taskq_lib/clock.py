@@ -21,7 +21,12 @@ class SystemClock:
 
 
 class ManualClock:
-    """A clock that only moves when told to. For tests and notebook demonstrations."""
+    """A clock that only moves when told to. For tests and notebook demonstrations.
+
+    Moving it does not wake a ``get`` that is already waiting for a delayed task: that wait
+    was computed from the clock and runs in real seconds. Use ``get(timeout=0)`` after
+    ``advance``.
+    """
 
     def __init__(self, start: float = 1_700_000_000.0) -> None:
         self._now = start

@@ -30,6 +30,7 @@ class Status(str, Enum):
 
 #: Event kinds: a status change, plus ``started``.
 ENQUEUED = "enqueued"
+REFUSED = "refused"  # enqueue failed (queue full or closed): the task was never queued
 STARTED = "started"
 SUCCEEDED = "succeeded"
 RETRYING = "retrying"

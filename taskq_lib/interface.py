@@ -76,6 +76,10 @@ class TaskQueue(ABC):
     def close(self) -> None:
         """Refuse new tasks; gets drain what is left, then raise `QueueClosed`."""
 
+    def wake(self) -> None:
+        """Make gets that are waiting in this process return None now (to look at a stop flag)."""
+        return None  # queues whose gets can wait in this process override this
+
     @property
     def closed(self) -> bool:
         return False

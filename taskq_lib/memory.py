@@ -53,6 +53,7 @@ class MemoryQueue(TaskQueue):
         self._in_flight: dict[str, Task] = {}
         self._dead: list[DeadLetter] = []
         self._closed = False
+        self._wakeups = 0  # bumped by wake(): waiting gets return None
         self._init_ready()
 
     # The ready store. PriorityQueue overrides these three.
@@ -96,6 +97,7 @@ class MemoryQueue(TaskQueue):
     def get(self, timeout: float | None = None) -> Delivery | None:
         with self._not_empty:
             deadline = None if timeout is None else time.monotonic() + timeout
+            wakeups = self._wakeups
             while True:
                 self._promote_due()
                 if self._ready_count():
@@ -108,7 +110,7 @@ class MemoryQueue(TaskQueue):
                 if self._closed and not self._scheduled:
                     raise QueueClosed(f"queue {self.name!r} is closed and empty")
                 wait = None if deadline is None else deadline - time.monotonic()
-                if wait is not None and wait <= 0:
+                if (wait is not None and wait <= 0) or self._wakeups != wakeups:
                     return None
                 if self._scheduled:
                     until_due = max(0.0, self._scheduled[0][0] - self.clock.now())
@@ -167,6 +169,11 @@ class MemoryQueue(TaskQueue):
     def __len__(self) -> int:
         with self._lock:
             return self._waiting()
+
+    def wake(self) -> None:
+        with self._lock:
+            self._wakeups += 1
+            self._not_empty.notify_all()
 
     def close(self) -> None:
         with self._lock:

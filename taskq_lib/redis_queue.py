@@ -127,7 +127,8 @@ class RedisQueue(TaskQueue):
         self._buffer: deque[Delivery] = deque()  # taken, not yet handed to a worker
         self._held: dict[str, str] = {}  # id -> token of every delivery this consumer holds
         self._acks: list[str] = []  # flat (id, token, result) triples waiting to be sent
-        self._wake = threading.Event()
+        self._wake = threading.Event()  # cuts short a local wait (a put, a wake)
+        self._wakeups = 0  # bumped by wake(): waiting gets return None
         self._closed = False
         self._heartbeat_stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
@@ -165,6 +166,7 @@ class RedisQueue(TaskQueue):
     # ----------------------------------------------------------------- consuming
     def get(self, timeout: float | None = None) -> Delivery | None:
         deadline = None if timeout is None else time.monotonic() + timeout
+        wakeups = self._wakeups
         while True:
             with self._lock:
                 if self._buffer:
@@ -178,7 +180,7 @@ class RedisQueue(TaskQueue):
                     self._buffer.extend(deliveries[1:])
                 return deliveries[0]
             remaining = math.inf if deadline is None else deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or self._wakeups != wakeups:
                 return None
             self._wait(min(remaining, self.reaper_period), next_ms)
 
@@ -452,6 +454,12 @@ class RedisQueue(TaskQueue):
             self._scripts["release"](self.keys.all, [self._now_ms(), *pairs])
         if self._heartbeat is not None:
             self._heartbeat.join(timeout=5)
+
+    def wake(self) -> None:
+        """Cut short this process's short local waits. (A wait inside Redis ends at its
+        timeout, at most ``reaper_period``.)"""
+        self._wakeups += 1
+        self._wake.set()
 
     @property
     def closed(self) -> bool:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .errors import UnknownTaskType
-from .events import ENQUEUED, Event, EventLog
+from .events import ENQUEUED, REFUSED, Event, EventLog
 from .interface import TaskQueue
 from .retry import RetryPolicy
 from .task import Task, validate_type
@@ -93,7 +93,13 @@ class Registry:
     ) -> Task:
         """Check, build and put a task on ``queue``; return it (its ``id`` is the handle)."""
         task = self.new_task(task_type, payload, **fields)
-        queue.put(task, delay=delay)
+        # Recorded first, so a worker's `started` can never come before it in the log.
         if events is not None:
             events.record(Event(task.created_at, ENQUEUED, task.id, task.type))
+        try:
+            queue.put(task, delay=delay)
+        except Exception as exc:
+            if events is not None:
+                events.record(Event(task.created_at, REFUSED, task.id, task.type, detail=str(exc)))
+            raise
         return task

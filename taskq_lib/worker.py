@@ -95,9 +95,11 @@ class WorkerPool:
         deadline = time.monotonic() + timeout
         if drain:
             self._draining.set()
+            self.queue.wake()  # idle workers look at the stop flag now, not after `poll`
             for thread in self._threads:
                 thread.join(max(0.0, deadline - time.monotonic()))
         self._stopping.set()
+        self.queue.wake()
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         return not any(thread.is_alive() for thread in self._threads)
@@ -127,7 +129,10 @@ class WorkerPool:
             try:
                 delivery = self.queue.get(timeout=self.poll)
             except QueueClosed:
-                self._stopping.wait(self.poll)  # closed and empty; a sibling may still retry
+                # Closed and empty. A task a sibling holds that fails comes back to that sibling.
+                if self._draining.is_set():
+                    return
+                self._stopping.wait(self.poll)
                 continue
             except Exception as exc:  # a lost connection must not end the worker
                 failures += 1

@@ -174,3 +174,33 @@ def test_bounded_event_log_keeps_the_newest_and_counts_all() -> None:
     assert [e.task_id for e in log.events()] == ["t7", "t8", "t9"]
     assert log.counts()["succeeded"] == 10
     assert log.wait_for_final(10, timeout=0.01)
+
+
+def test_idle_pool_stops_without_waiting_out_its_poll() -> None:
+    queue, registry = MemoryQueue(maxsize=0), Registry()
+    pool = WorkerPool(queue, registry, concurrency=3, poll=30).start()
+    begun = time.monotonic()
+    assert pool.stop(timeout=10)
+    assert time.monotonic() - begun < 5  # far less than the 30 s poll
+
+
+def test_drain_stop_ends_on_a_closed_queue() -> None:
+    queue, registry = MemoryQueue(maxsize=0), Registry()
+    registry.register("t", lambda task: None)
+    for _ in range(3):
+        registry.enqueue(queue, "t", {})
+    pool = WorkerPool(queue, registry, concurrency=2, poll=30).start()
+    assert pool.events.wait_for_final(3, timeout=10)
+    queue.close()
+    assert pool.stop(drain=True, timeout=10)
+
+
+def test_refused_enqueue_is_recorded_after_enqueued() -> None:
+    from taskq_lib import QueueFull
+
+    queue, registry, events = MemoryQueue(maxsize=1, put_timeout=0), Registry(), EventLog()
+    registry.register("t", lambda task: None)
+    registry.enqueue(queue, "t", {}, events=events)
+    with pytest.raises(QueueFull):
+        registry.enqueue(queue, "t", {}, events=events)
+    assert [e.kind for e in events.events()] == ["enqueued", "enqueued", "refused"]
