@@ -3,8 +3,9 @@
 Every function takes plain data (an `EventLog`, lists of numbers), draws one chart and returns
 the matplotlib `Figure`. Pass ``ax=`` to draw into an `Axes` you made yourself (for example, to
 put two charts side by side); otherwise a new figure is made with ``matplotlib.pyplot``, so a
-notebook shows it at the end of the cell. End the cell with ``;`` so the figure's text form is
-not printed as well.
+notebook shows it at the end of the cell. End such a cell with ``plt.show()``, not with a
+trailing ``;``: nbval runs cells with ``store_history=False``, and then IPython ignores the ``;``
+and prints the returned figure a second time (nbval issue #194, IPython issue #14162).
 
 matplotlib is optional for ``taskq_lib``. It is imported only when a function here is called, and a
 missing install raises an `ImportError` that says what to install.
@@ -399,6 +400,11 @@ def order_vs_priority(
             linewidths=2,
             zorder=3,
         )
+    from matplotlib.ticker import MaxNLocator
+
+    if all(v.is_integer() for v in values):
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # no "2.5" for whole priorities
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("position in processing order (0 = first)")
     ax.set_ylabel("priority")
     ax.grid(alpha=0.3)
