@@ -65,8 +65,16 @@ class TaskQueue(ABC):
         """The run failed. Run it again after ``retry_in`` seconds, or (None) dead-letter it."""
 
     @abstractmethod
-    def dead_letters(self) -> list[DeadLetter]:
-        """The tasks in the dead-letter queue, oldest death first."""
+    def dead_letters(self, limit: int = 1000) -> list[DeadLetter]:
+        """The tasks in the dead-letter queue (at most ``limit``), oldest death first."""
+
+    @abstractmethod
+    def requeue_dead(self, task_id: str | None = None) -> int:
+        """Send one dead task (or all, with None) back to run again, runs reset; how many."""
+
+    @abstractmethod
+    def purge_dead(self) -> int:
+        """Empty the dead-letter queue; return how many tasks were forgotten."""
 
     @abstractmethod
     def __len__(self) -> int:

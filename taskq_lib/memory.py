@@ -135,19 +135,21 @@ class MemoryQueue(TaskQueue):
             else:
                 self._add(task, retry_in)  # a retry is never refused for lack of room
 
-    def dead_letters(self) -> list[DeadLetter]:
+    def dead_letters(self, limit: int = 1000) -> list[DeadLetter]:
         with self._lock:
-            return list(self._dead)
+            return self._dead[:limit]
 
-    def requeue_dead(self, task_id: str) -> bool:
-        """Put one dead task back to run again, with its run count reset."""
+    def requeue_dead(self, task_id: str | None = None) -> int:
         with self._lock:
-            for i, dead in enumerate(self._dead):
-                if dead.id == task_id and dead.task is not None:
-                    del self._dead[i]
+            keep, moved = [], 0
+            for dead in self._dead:
+                if dead.task is not None and task_id in (None, dead.id):
                     self._add(dead.task.with_attempts(0), 0.0)
-                    return True
-            return False
+                    moved += 1
+                else:
+                    keep.append(dead)
+            self._dead = keep
+            return moved
 
     def purge_dead(self) -> int:
         with self._lock:

@@ -422,8 +422,8 @@ class RedisQueue(TaskQueue):
 
     def requeue_dead(self, task_id: str | None = None) -> int:
         """Send one dead task (or all, with None) back to pending with its runs reset."""
-        ids = ["*"] if task_id is None else [task_id]
-        moved = int(self._scripts["requeue"](self.keys.all, [self._now_ms(), *ids]))
+        which = ["all"] if task_id is None else ["ids", task_id]
+        moved = int(self._scripts["requeue"](self.keys.all, [self._now_ms(), *which]))
         if moved:
             self._wake.set()
         return moved

@@ -63,14 +63,30 @@ class SimpleRedisQueue(TaskQueue):
         }
         self.client.rpush(self.dlq, dumps(record))
 
-    def dead_letters(self) -> list[DeadLetter]:
+    def dead_letters(self, limit: int = 1000) -> list[DeadLetter]:
         out = []
-        for raw in self.client.lrange(self.dlq, 0, -1):
+        for raw in self.client.lrange(self.dlq, 0, limit - 1):
             record = json.loads(raw)
             task = decode(json.dumps(record["task"]))
             error = ErrorInfo.from_dict(record["error"])
             out.append(DeadLetter(task.id, task, error, record["attempts"], record["failed_at"]))
         return out
+
+    def requeue_dead(self, task_id: str | None = None) -> int:
+        """Not atomic, like the rest of this class: a crash between the two steps loses it."""
+        moved = 0
+        for raw in self.client.lrange(self.dlq, 0, -1):
+            record = json.loads(raw)
+            if task_id in (None, record["task"]["id"]):
+                self.client.lrem(self.dlq, 1, raw)  # type: ignore[arg-type]
+                self.client.rpush(self.name, json.dumps(record["task"]))
+                moved += 1
+        return moved
+
+    def purge_dead(self) -> int:
+        count = int(self.client.llen(self.dlq))
+        self.client.delete(self.dlq)
+        return count
 
     def __len__(self) -> int:
         return int(self.client.llen(self.name))

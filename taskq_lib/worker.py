@@ -5,7 +5,7 @@ What the Go original's workers lacked, and these have:
 * a handler that raises never kills its worker; the failure is retried with backoff or
   dead-lettered, by the retry policy;
 * a task of a type nobody handles is dead-lettered with the reason, not dropped;
-* `stop` is graceful: in-flight tasks finish, waiting ones are run first (``drain=True``) or
+* `stop` is graceful: in-flight tasks finish, ready ones are run first (``drain=True``) or
   left in the queue, and the join is bounded by a timeout;
 * workers never print: they record `Event`s that you read after the work is done.
 """
@@ -88,9 +88,10 @@ class WorkerPool:
     def stop(self, *, drain: bool = True, timeout: float = 10.0) -> bool:
         """Stop the workers; return True if all of them ended within ``timeout`` seconds.
 
-        With ``drain=True`` workers first run every waiting task (including retries that come
-        due), then stop. With ``drain=False`` they finish the task in hand and leave the rest.
-        If the timeout passes while draining, workers are told to stop after their current task.
+        With ``drain=True`` workers first run every task that is ready, then stop; delayed
+        tasks and retries not yet due stay in the queue. With ``drain=False`` they finish the
+        task in hand and leave the rest. If the timeout passes while draining, workers are told
+        to stop after their current task.
         """
         deadline = time.monotonic() + timeout
         if drain:
@@ -152,9 +153,8 @@ class WorkerPool:
                 finally:
                     with self._lock:
                         self._busy -= 1
-            elif self._draining.is_set() and not len(self.queue):
-                # Empty. A task a sibling holds that fails comes back to that sibling.
-                return
+            elif self._draining.is_set():
+                return  # nothing ready: drained
 
     def run_one(self, delivery: Delivery, worker: str = "") -> None:
         """Run one delivery's handler and tell the queue how it went."""

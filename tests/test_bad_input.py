@@ -42,7 +42,8 @@ BAD_SCRIPT_CALLS = [
     ("fail", [1, "id", "token", "{}", "never", 10, 10]),
     ("extend", [1, 1000, "id"]),
     ("release", [1, "id"]),
-    ("requeue", ["yesterday", "*"]),
+    ("requeue", ["yesterday", "all"]),
+    ("requeue", [1, "*"]),
 ]
 
 

@@ -132,7 +132,19 @@ def test_stop_is_bounded_by_its_timeout() -> None:
     gate.set()
 
 
-def test_drain_runs_retries_that_come_due() -> None:
+def test_drain_leaves_tasks_that_are_not_due() -> None:
+    queue, registry = MemoryQueue(maxsize=0), Registry()
+    registry.register("t", lambda task: None)
+    registry.enqueue(queue, "t", {}, delay=60)
+    registry.enqueue(queue, "t", {})
+    pool = WorkerPool(queue, registry, concurrency=2, poll=30).start()
+    begun = time.monotonic()
+    assert pool.stop(drain=True, timeout=10)
+    assert time.monotonic() - begun < 5
+    assert pool.events.counts()["succeeded"] == 1 and len(queue) == 1
+
+
+def test_drain_runs_retries_that_are_ready() -> None:
     queue, registry = MemoryQueue(maxsize=0), Registry()
     calls = []
 
@@ -143,7 +155,8 @@ def test_drain_runs_retries_that_come_due() -> None:
 
     registry.register("flaky", flaky)
     registry.enqueue(queue, "flaky", {})
-    pool = WorkerPool(queue, registry, concurrency=3, retry=FAST_RETRY, poll=0.05).start()
+    at_once = RetryPolicy(max_retries=5, base=0, jitter=0)
+    pool = WorkerPool(queue, registry, concurrency=3, retry=at_once, poll=0.05).start()
     assert pool.stop(drain=True, timeout=10)
     assert pool.events.counts()["succeeded"] == 1 and len(calls) == 3
 

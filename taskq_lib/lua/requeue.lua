@@ -1,10 +1,10 @@
--- Dead-letter queue -> pending, run count reset. ARGV: now_ms, then ids ('*' alone: all).
--- Returns how many were requeued; ids not in the dead-letter queue are skipped.
-local now = num(ARGV[1], 'now')
+-- Dead-letter queue -> pending, run count reset. ARGV: now_ms, then 'all', or 'ids' and the
+-- ids. Returns how many were requeued; ids not in the dead-letter queue are skipped.
+local now, mode = num(ARGV[1], 'now'), ARGV[2]
 local ids = {}
-if ARGV[2] == '*' then ids = redis.call('ZRANGE', DEAD, 0, -1) else
-  for i = 2, #ARGV do table.insert(ids, ARGV[i]) end
-end
+if mode == 'all' then ids = redis.call('ZRANGE', DEAD, 0, -1)
+elseif mode == 'ids' then for i = 3, #ARGV do table.insert(ids, ARGV[i]) end
+else error('taskq: mode must be all or ids, got ' .. tostring(mode)) end
 local moved = 0
 for _, id in ipairs(ids) do
   if redis.call('ZREM', DEAD, id) == 1 then

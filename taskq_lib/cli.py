@@ -1,0 +1,549 @@
+"""The ``taskq`` command line (also ``python -m taskq_lib``).
+
+::
+
+    taskq worker  --app MODULE:REGISTRY [--queue NAME] [--concurrency N]
+    taskq serve   --app MODULE:REGISTRY [--host H] [--port P] [--workers N]
+    taskq enqueue [--queue NAME] TYPE JSON [--delay S] [--priority P]
+    taskq info    [--queue NAME] [--json]
+    taskq dlq     list | requeue ID | requeue --all | purge
+
+``TASKQ_REDIS_URL`` (or ``--redis-url``) names the Redis server. Without one, only
+``taskq serve --workers N`` runs, on an in-memory queue that its own workers share; the other
+commands need Redis and say so. ``TASKQ_API_TOKEN``, if set, is the bearer token that the
+HTTP API's write routes require (an environment variable, so it does not show in ``ps``).
+
+Exit codes: 0 done, 1 failed (for example Redis unreachable), 2 wrong usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any
+
+import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+from . import __version__
+from .connection import REDIS_URL_ENV, get_redis, redact
+from .connection import redis_url as env_redis_url
+from .errors import InvalidTask
+from .events import DEAD, RETRYING, STARTED, SUCCEEDED, Event, EventLog
+from .memory import MemoryQueue
+from .redis_queue import RedisQueue
+from .registry import Registry
+from .task import Task
+from .worker import WorkerPool
+
+log = logging.getLogger("taskq.cli")
+#: One line per task outcome, on a logger of its own so that it can be quietened alone.
+task_log = logging.getLogger("taskq.tasks")
+
+#: The environment variable holding the API's bearer token.
+TOKEN_ENV = "TASKQ_API_TOKEN"
+#: The environment variable holding the default log level.
+LOG_LEVEL_ENV = "TASKQ_LOG_LEVEL"
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class UsageError(Exception):
+    """The command was given something it cannot use (exit code 2)."""
+
+
+class Failed(Exception):
+    """The command could not do its work (exit code 1)."""
+
+
+class LoggedEvents(EventLog):
+    """An `EventLog` that also writes one log line per task outcome (and, at DEBUG, per start).
+
+    Bounded, because a worker may run for months.
+    """
+
+    def __init__(self, maxlen: int = 1000) -> None:
+        super().__init__(maxlen=maxlen)
+
+    def record(self, event: Event) -> None:
+        super().record(event)
+        what = f"task {event.task_id} ({event.task_type}) on {event.worker}, run {event.attempt}"
+        if event.kind == STARTED:
+            task_log.debug("%s started", what)
+        elif event.kind == SUCCEEDED:
+            task_log.info("%s succeeded", what)
+        elif event.kind == RETRYING:
+            task_log.info("%s failed, will retry: %s", what, event.detail)
+        elif event.kind == DEAD:
+            task_log.warning("%s failed for good, dead-lettered: %s", what, event.detail)
+
+
+# --------------------------------------------------------------------- arguments
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError("must be a number of seconds, 0 or more")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("must be 0..65535")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``taskq`` and its subcommands."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--redis-url",
+        metavar="URL",
+        help=f"the Redis server, like redis://127.0.0.1:6379/0 (default: ${REDIS_URL_ENV})",
+    )
+    common.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=LEVELS,
+        default=os.environ.get(LOG_LEVEL_ENV, "INFO").upper(),
+        help=f"how much to log (default: ${LOG_LEVEL_ENV} or INFO)",
+    )
+    common.add_argument("--queue", default="default", metavar="NAME", help="the queue's name")
+    app_spec = argparse.ArgumentParser(add_help=False)
+    app_spec.add_argument(
+        "--app",
+        required=True,
+        metavar="MODULE:REGISTRY",
+        help="where the task handlers are, e.g. taskq_lib.examples:registry",
+    )
+
+    parser = argparse.ArgumentParser(
+        prog="taskq", description="Run and manage taskq workers, the HTTP API and queues."
+    )
+    parser.add_argument("--version", action="version", version=f"taskq {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    worker = commands.add_parser(
+        "worker",
+        parents=[common, app_spec],
+        help="run workers until SIGTERM or SIGINT, then stop gracefully",
+        description="Run workers on a Redis queue. SIGTERM or SIGINT (Ctrl+C) stops them "
+        "gracefully: tasks in hand finish, prefetched ones go back to the queue.",
+    )
+    worker.add_argument("--concurrency", type=_count, default=4, help="worker threads")
+    worker.add_argument(
+        "--prefetch", type=_count, default=1, help="tasks taken (and acks sent) per round trip"
+    )
+    worker.add_argument("--lease", type=_seconds, default=30.0, help="seconds a task stays ours")
+    worker.add_argument(
+        "--reaper-period",
+        type=_seconds,
+        default=1.0,
+        help="longest idle wait: how soon an expired lease is noticed when all are idle",
+    )
+    worker.add_argument(
+        "--shutdown-timeout",
+        type=_seconds,
+        default=30.0,
+        help="seconds to wait for tasks in hand when stopping",
+    )
+    worker.set_defaults(run=run_worker)
+
+    serve = commands.add_parser(
+        "serve",
+        parents=[common, app_spec],
+        help="serve the HTTP API, optionally with in-process workers",
+        description=f"Serve the HTTP API. Write routes need a bearer token if ${TOKEN_ENV} is "
+        "set. Without Redis, tasks are kept in memory and --workers is required.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=_port, default=8000, help="port to listen on")
+    serve.add_argument("--workers", type=int, default=0, help="worker threads in this process")
+    serve.add_argument(
+        "--max-body", type=_count, default=64 * 1024, help="largest request body, in bytes"
+    )
+    serve.add_argument(
+        "--max-queued",
+        type=_count,
+        default=1000,
+        help="in-memory queue only: most tasks waiting before 503",
+    )
+    serve.add_argument(
+        "--shutdown-timeout", type=_seconds, default=30.0, help="seconds to wait for workers"
+    )
+    serve.add_argument("--no-access-log", action="store_true", help="no log line per request")
+    serve.set_defaults(run=run_serve)
+
+    enqueue = commands.add_parser("enqueue", parents=[common], help="add a task and print its id")
+    enqueue.add_argument("type", help="the task type")
+    enqueue.add_argument("payload", metavar="JSON", help="the payload, a JSON object")
+    enqueue.add_argument("--delay", type=_seconds, default=0.0, help="run after S seconds")
+    enqueue.add_argument("--priority", type=int, default=0, help="bigger runs sooner")
+    enqueue.add_argument("--max-retries", type=int, default=None, help="retries after failure")
+    enqueue.add_argument(
+        "--app",
+        metavar="MODULE:REGISTRY",
+        help="if given, refuse a type that this registry does not know",
+    )
+    enqueue.set_defaults(run=run_enqueue)
+
+    info = commands.add_parser(
+        "info", parents=[common], help="print pending, scheduled, in-flight, dead and done counts"
+    )
+    info.add_argument("--json", action="store_true", help="print JSON")
+    info.set_defaults(run=run_info)
+
+    dlq = commands.add_parser("dlq", help="list, requeue or purge dead tasks")
+    actions = dlq.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", parents=[common], help="list dead tasks, oldest first")
+    listing.add_argument("--limit", type=_count, default=100, help="at most this many")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.set_defaults(run=run_dlq_list)
+    requeue = actions.add_parser("requeue", parents=[common], help="run dead tasks again")
+    which = requeue.add_mutually_exclusive_group(required=True)
+    which.add_argument("task_id", nargs="?", metavar="ID", help="the dead task's id")
+    which.add_argument("--all", action="store_true", help="every dead task")
+    requeue.set_defaults(run=run_dlq_requeue)
+    purge = actions.add_parser("purge", parents=[common], help="forget every dead task")
+    purge.set_defaults(run=run_dlq_purge)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``taskq`` with ``argv`` (default: the command line); return the exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(format=LOG_FORMAT, stream=sys.stderr)
+    level = getattr(logging, args.log_level)
+    for name in ("taskq", "uvicorn"):
+        logging.getLogger(name).setLevel(level)
+    try:
+        code: int = args.run(args)
+        return code
+    except UsageError as exc:
+        print(f"taskq {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except Failed as exc:
+        print(f"taskq {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except redis.RedisError as exc:
+        where = redact(args.redis_url or env_redis_url() or "?")
+        print(f"taskq {args.command}: Redis at {where} failed: {exc}", file=sys.stderr)
+        return 1
+
+
+# --------------------------------------------------------------------- shared pieces
+def load_registry(spec: str) -> Registry:
+    """Import ``MODULE:ATTRIBUTE`` (ATTRIBUTE defaults to ``registry``) and check it."""
+    module_name, _, attribute = spec.partition(":")
+    attribute = attribute or "registry"
+    if not module_name:
+        raise UsageError(f"--app {spec!r}: give MODULE:REGISTRY, like myapp.tasks:registry")
+    if os.getcwd() not in sys.path:  # like uvicorn: a module in the current folder is found
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and (module_name + ".").startswith(exc.name + "."):
+            raise UsageError(f"--app {spec!r}: no module named {exc.name!r}") from None
+        raise  # the module exists but an import inside it failed: show the real error
+    found: Any = module
+    for part in attribute.split("."):
+        found = getattr(found, part, None)
+        if found is None:
+            raise UsageError(f"--app {spec!r}: module {module_name!r} has no {attribute!r}")
+    if not isinstance(found, Registry):
+        kind = type(found).__name__
+        raise UsageError(f"--app {spec!r} is a {kind}, not a taskq_lib.Registry")
+    return found
+
+
+def _url(args: argparse.Namespace) -> str | None:
+    url: str | None = args.redis_url or env_redis_url()
+    return url
+
+
+def _client(args: argparse.Namespace) -> tuple[redis.Redis, str]:
+    """A client of the configured Redis server, and its password-free URL, or a UsageError."""
+    url = _url(args)
+    if not url:
+        raise UsageError(
+            f"this command needs a Redis server: set {REDIS_URL_ENV}=redis://HOST:6379/0 or "
+            "pass --redis-url (without Redis, only `taskq serve --workers N` runs, on an "
+            "in-memory queue)"
+        )
+    try:
+        # A few quick retries: a one-shot command should fail in seconds, not minutes.
+        retry = Retry(ExponentialBackoff(cap=1.0, base=0.1), 2)
+        client = get_redis(url, socket_connect_timeout=5, socket_timeout=30, retry=retry)
+    except ValueError as exc:
+        raise UsageError(f"bad Redis URL {redact(url)!r}: {exc}") from None
+    return client, redact(url)
+
+
+def _queue(name: str, client: redis.Redis, **options: Any) -> RedisQueue:
+    try:
+        return RedisQueue(name, client, **options)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+@contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[list[str]]:
+    """While inside, SIGTERM and SIGINT set ``stop`` (the list gets the signals' names)."""
+    received: list[str] = []
+
+    def handle(signum: int, frame: Any) -> None:
+        # Only record here: the main thread logs once it wakes up.
+        received.append(signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+# --------------------------------------------------------------------- worker
+def run_worker(args: argparse.Namespace) -> int:
+    """Run workers until SIGTERM or SIGINT; then let tasks in hand finish and give back the rest."""
+    registry = load_registry(args.app)
+    client, where = _client(args)
+    queue = _queue(
+        args.queue,
+        client,
+        lease=args.lease,
+        prefetch=args.prefetch,
+        ack_batch=args.prefetch,
+        reaper_period=args.reaper_period,
+    )
+    pool = WorkerPool(queue, registry, concurrency=args.concurrency, events=LoggedEvents())
+    stop = threading.Event()
+    with _stop_on_signals(stop) as received:
+        pool.start()
+        log.info(
+            "worker started: queue %r on %s, %d threads, task types %s",
+            queue.name,
+            where,
+            args.concurrency,
+            ", ".join(registry.types()) or "(none)",
+        )
+        stop.wait()
+        log.info(
+            "%s: stopping; letting %d running tasks finish (at most %.0f s)",
+            received[0],
+            pool.busy,
+            args.shutdown_timeout,
+        )
+        finished = pool.stop(drain=False, timeout=args.shutdown_timeout)
+        still_running = pool.busy
+        try:
+            queue.close()  # sends waiting acks, gives prefetched tasks back to pending
+        except redis.RedisError as exc:
+            log.error(
+                "could not reach Redis to finish up (%s): unacknowledged tasks will run "
+                "again once their lease expires",
+                exc,
+            )
+            return 1
+    if not finished:
+        log.warning(
+            "%d tasks were still running after %.0f s; they return to the queue when their "
+            "lease expires",
+            still_running,
+            args.shutdown_timeout,
+        )
+    log.info("worker stopped")
+    return 0
+
+
+# --------------------------------------------------------------------- serve
+def run_serve(args: argparse.Namespace) -> int:
+    """Serve the HTTP API with uvicorn, and run ``--workers`` worker threads beside it."""
+    import uvicorn
+
+    from .api import InspectableQueue, TrackedQueue, create_app
+
+    if args.workers < 0:
+        raise UsageError("--workers must be 0 or more")
+    registry = load_registry(args.app)
+    api_queue: InspectableQueue
+    worker_queue: RedisQueue | TrackedQueue | None = None
+    if _url(args):
+        client, url = _client(args)
+        api_queue, where = _queue(args.queue, client), f"on {url}"
+        if args.workers:
+            worker_queue = _queue(args.queue, client)
+    else:
+        if not args.workers:
+            raise UsageError(
+                f"without Redis ({REDIS_URL_ENV} or --redis-url), tasks are kept in this "
+                "process's memory, where only its own workers can see them: add --workers N"
+            )
+        worker_queue = TrackedQueue(MemoryQueue(maxsize=args.max_queued, name=args.queue))
+        api_queue, where = worker_queue, "in this process's memory"
+        log.warning("no Redis: tasks are kept in memory and are lost when the server stops")
+    app = create_app(
+        api_queue, registry, token=os.environ.get(TOKEN_ENV) or None, max_body_bytes=args.max_body
+    )
+    pool = None
+    if worker_queue is not None:
+        pool = WorkerPool(worker_queue, registry, concurrency=args.workers, events=LoggedEvents())
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=args.host,
+            port=args.port,
+            log_config=None,  # our logging setup, not uvicorn's
+            log_level=args.log_level.lower(),
+            access_log=not args.no_access_log,
+        )
+    )
+    stop = threading.Event()
+    # Our handlers stay installed under uvicorn's own, which re-raises the signal when it has
+    # shut down: ours then only record it, so the process ends with code 0, not by the signal.
+    with _stop_on_signals(stop):
+        if pool is not None:
+            pool.start()
+        log.info("serving queue %r %s with %d in-process workers", args.queue, where, args.workers)
+        try:
+            server.run()
+        except SystemExit:  # uvicorn could not start (it logged why, e.g. the port is taken)
+            return 1
+        finally:
+            _stop_serving(pool, worker_queue, api_queue, args.shutdown_timeout)
+    return 0 if server.started else 1
+
+
+def _stop_serving(
+    pool: WorkerPool | None, worker_queue: Any, api_queue: Any, timeout: float
+) -> None:
+    in_memory = not isinstance(api_queue, RedisQueue)
+    # In memory, waiting tasks die with the process: run them first (bounded).
+    if pool is not None and not pool.stop(drain=in_memory, timeout=timeout):
+        log.warning("%d tasks were still running after %.0f s", pool.busy, timeout)
+    for queue in {id(q): q for q in (worker_queue, api_queue) if q is not None}.values():
+        try:
+            queue.close()
+        except redis.RedisError as exc:
+            log.error("could not reach Redis to finish up: %s", exc)
+    if in_memory and len(api_queue):
+        log.warning("%d tasks were still waiting in memory and are lost", len(api_queue))
+    log.info("server stopped")
+
+
+# --------------------------------------------------------------------- one-shot commands
+def run_enqueue(args: argparse.Namespace) -> int:
+    """Add one task; print its id."""
+    try:
+        payload = json.loads(args.payload, parse_constant=_not_json)
+    except ValueError as exc:
+        raise UsageError(f"JSON is not valid JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise UsageError('JSON must be a JSON object, like \'{"to": "ana@example.com"}\'')
+    fields: dict[str, Any] = {"priority": args.priority, "max_retries": args.max_retries}
+    try:
+        if args.app:
+            task = load_registry(args.app).new_task(args.type, payload, **fields)
+        else:
+            task = Task(args.type, payload, **fields)
+    except InvalidTask as exc:
+        raise UsageError(str(exc)) from None
+    client, _ = _client(args)
+    try:
+        _queue(args.queue, client).put(task, delay=args.delay)
+    except InvalidTask as exc:  # too large for the queue
+        raise UsageError(str(exc)) from None
+    print(task.id)
+    return 0
+
+
+def _tasks(count: int) -> str:
+    return f"{count} task" if count == 1 else f"{count} tasks"
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def run_info(args: argparse.Namespace) -> int:
+    """Print how many tasks are in each state."""
+    client, where = _client(args)
+    stats = _queue(args.queue, client).stats()
+    if args.json:
+        print(json.dumps({"queue": args.queue, **stats}, sort_keys=True))
+        return 0
+    print(f"queue {args.queue!r} on {where}")
+    labels = [
+        ("pending", "pending"),
+        ("scheduled", "scheduled"),
+        ("in-flight", "in_flight"),
+        ("dead", "dead"),
+        ("done", "done"),
+    ]
+    for label, key in labels:
+        print(f"  {label:<10} {stats[key]:>8}")
+    return 0
+
+
+def run_dlq_list(args: argparse.Namespace) -> int:
+    """Print the dead tasks, oldest first."""
+    client, _ = _client(args)
+    dead = _queue(args.queue, client).dead_letters(args.limit)
+    if args.json:
+        rows = [
+            {
+                "task_id": d.id,
+                "type": None if d.task is None else d.task.type,
+                "payload": None if d.task is None else d.task.payload,
+                "attempts": d.attempts,
+                "error": d.error.to_dict(),
+                "died_at": d.died_at,
+                "raw": d.raw,
+            }
+            for d in dead
+        ]
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{_tasks(len(dead))} in the dead-letter queue of {args.queue!r}" + (":" * bool(dead)))
+    for d in dead:
+        died = datetime.fromtimestamp(d.died_at, timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+        kind = "?" if d.task is None else d.task.type
+        print(f"  {d.id}  {kind}  runs={d.attempts}  died {died}  {d.error}")
+    return 0
+
+
+def run_dlq_requeue(args: argparse.Namespace) -> int:
+    """Send one dead task, or all of them, back to run again."""
+    client, _ = _client(args)
+    moved = _queue(args.queue, client).requeue_dead(None if args.all else args.task_id)
+    if not moved and not args.all:
+        raise Failed(f"task {args.task_id!r} is not in the dead-letter queue of {args.queue!r}")
+    print(f"requeued {_tasks(moved)} in queue {args.queue!r}")
+    return 0
+
+
+def run_dlq_purge(args: argparse.Namespace) -> int:
+    """Forget every dead task."""
+    client, _ = _client(args)
+    purged = _queue(args.queue, client).purge_dead()
+    print(f"purged {_tasks(purged)} from the dead-letter queue of {args.queue!r}")
+    return 0
