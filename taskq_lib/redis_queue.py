@@ -25,6 +25,7 @@ import json
 import logging
 import math
 import os
+import socket
 import threading
 import time
 from collections import deque
@@ -80,6 +81,8 @@ class RedisQueue(TaskQueue):
         max_bytes: the largest encoded task accepted.
         reaper_period: longest wait between two takes of an idle consumer; bounds how late an
             expired lease is noticed when every consumer is idle.
+        consumer: this consumer's name, the start of its delivery tokens (default
+            ``host:pid``), to see in Redis which process holds which task.
         clock: where "now" comes from. Every machine must agree on time (NTP) to within a
             small fraction of ``lease``.
     """
@@ -99,6 +102,7 @@ class RedisQueue(TaskQueue):
         max_bytes: int = DEFAULT_MAX_BYTES,
         reaper_period: float = 1.0,
         clock: Clock = SYSTEM_CLOCK,
+        consumer: str | None = None,
     ) -> None:
         if lease <= 0 or reaper_period <= 0:
             raise ValueError("lease and reaper_period must be > 0")
@@ -121,6 +125,8 @@ class RedisQueue(TaskQueue):
         self.max_bytes = max_bytes
         self.reaper_period = reaper_period
         self.clock = clock
+        #: Starts every delivery token this consumer gets, so one can tell who holds a task.
+        self.consumer = consumer or f"{socket.gethostname()}:{os.getpid()}"
         self.lost_leases = 0  # acks and fails refused because the lease had moved on
         self._scripts = load(client)
         self._lock = threading.Lock()
@@ -201,7 +207,7 @@ class RedisQueue(TaskQueue):
         now = self._now_ms()
         if acks:
             self._scripts["ack"](self.keys.all, [now, round(self.retention * 1000), *acks], pipe)
-        prefix = os.urandom(8).hex()
+        prefix = f"{self.consumer}:{os.urandom(6).hex()}"
         args: list[Any] = [now, round(self.lease * 1000), count, prefix, self.max_deliveries]
         self._scripts["take"](self.keys.all, args, pipe)
         try:
