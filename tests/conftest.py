@@ -78,10 +78,12 @@ class RedisServer:
         raise RuntimeError("redis-server did not start within 10 s")
 
     def stop(self) -> None:
+        """Stop the server for good and remove its folder."""
         if self.proc is not None:
             self.proc.terminate()
             self.proc.wait(timeout=10)
             self.proc = None
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     def kill(self) -> None:
         if self.proc is not None:
