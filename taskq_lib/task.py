@@ -85,7 +85,10 @@ def check_json(value: Any, path: str = "payload") -> None:
     stack: list[tuple[Any, str]] = [(value, path)]
     while stack:
         item, where = stack.pop()
-        if item is None or isinstance(item, (str, bool, int)):
+        if isinstance(item, str):
+            _check_text(item, where)
+            continue
+        if item is None or isinstance(item, (bool, int)):
             continue
         if isinstance(item, float):
             if not math.isfinite(item):
@@ -93,6 +96,8 @@ def check_json(value: Any, path: str = "payload") -> None:
             continue
         if isinstance(item, dict):
             for key, sub in item.items():
+                if isinstance(key, str):
+                    _check_text(key, f"a key of {where}")
                 if not isinstance(key, str):
                     raise InvalidTask(f"{where} has a non-string key {key!r}; JSON needs str keys")
                 stack.append((sub, f"{where}[{key!r}]"))
@@ -104,6 +109,15 @@ def check_json(value: Any, path: str = "payload") -> None:
             f"{where} is a {type(item).__name__}, which is not JSON-serialisable "
             "(use str, int, float, bool, None, list or dict)"
         )
+
+
+def _check_text(text: str, where: str) -> None:
+    # JSON from a client may carry lone surrogates ("\ud800"): valid in a Python str, but
+    # not encodable as UTF-8, so they would fail later, far from the cause.
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        raise InvalidTask(f"{where} is not valid Unicode (it has a lone surrogate)") from None
 
 
 def encode(task: Task, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:

@@ -132,3 +132,50 @@ def test_bad_queue_names_are_refused() -> None:
     for name in ["", "a{b}", "x" * 300]:
         with pytest.raises(ValueError, match="bad queue name"):
             RedisQueue(name, redis.Redis())
+
+
+HOSTILE_BODIES = [
+    (b'{"type": "email", "payload": {"x": "\\ud800"}}', 422),  # a lone surrogate
+    (b'{"type": "email", "payload": {"\\udfff": 1}}', 422),
+    (b'{"type": "\\u00e9mail", "payload": {}}', 422),  # not a registered type
+    (b"", 422),  # "body: Field required"
+    (b"null", 422),
+    (b"\xff\xfe{}", 400),  # not UTF-8
+    (b'{"type": "email", "payload": {}, "payload": []}', 422),  # duplicate keys: the last wins
+    (b'{"type": "email", "payload": {"k": "' + b"x" * 200_000 + b'"}}', 413),
+]
+
+
+@pytest.mark.parametrize(("body", "status"), HOSTILE_BODIES, ids=lambda v: repr(v)[:40])
+def test_hostile_http_bodies_get_a_4xx_and_change_nothing(body: bytes, status: int) -> None:
+    from fastapi.testclient import TestClient
+
+    from taskq_lib import MemoryQueue
+    from taskq_lib.api import TrackedQueue, create_app
+
+    queue = TrackedQueue(MemoryQueue(maxsize=0))
+    registry = Registry()
+    registry.register("email", lambda task: None)
+    queue.put(Task("email", {"already": "here"}))
+    client = TestClient(create_app(queue, registry))
+    answer = client.post("/tasks", content=body, headers={"content-type": "application/json"})
+    assert answer.status_code == status, answer.text
+    assert "error" in answer.json()
+    assert len(queue) == 1
+
+
+def test_unicode_payload_goes_through_the_api() -> None:
+    from fastapi.testclient import TestClient
+
+    from taskq_lib import MemoryQueue
+    from taskq_lib.api import TrackedQueue, create_app
+
+    queue = TrackedQueue(MemoryQueue(maxsize=0))
+    registry = Registry()
+    registry.register("email", lambda task: None)
+    client = TestClient(create_app(queue, registry))
+    payload = {"নাম": "টাস্ক কিউ", "emoji": "📬"}
+    answer = client.post("/tasks", json={"type": "email", "payload": payload})
+    assert answer.status_code == 202
+    delivery = queue.get(timeout=1)
+    assert delivery is not None and delivery.task.payload == payload

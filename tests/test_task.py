@@ -93,3 +93,12 @@ def test_wire_format_is_plain_json() -> None:
     body = json.loads(encode(Task("sms", {"to": "+880"}, id="abc")))
     assert body["v"] == 1 and body["id"] == "abc" and body["type"] == "sms"
     assert "attempts" not in body  # run counts are queue metadata, not part of the body
+
+
+@pytest.mark.parametrize(
+    ("payload", "where"),
+    [({"x": "ok\ud800"}, r"payload\['x'\]"), ({"\udfff": 1}, "a key of payload")],
+)
+def test_lone_surrogates_are_refused_not_crashed_on(payload: dict[str, object], where: str) -> None:
+    with pytest.raises(InvalidTask, match=f"{where} is not valid Unicode"):
+        Task("t", payload)
