@@ -7,12 +7,13 @@ from a queue is ever evaluated or unpickled.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import re
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import DecodeError, InvalidTask, PayloadTooLarge
@@ -61,8 +62,10 @@ class Task:
             raise InvalidTask("max_retries must be None or an int >= 0")
 
     def with_attempts(self, attempts: int) -> Task:
-        """A copy of this task with the delivery count set."""
-        return Task(**{**asdict(self), "attempts": attempts})
+        """A copy of this task with the delivery count set (the payload is shared, not copied)."""
+        twin = copy.copy(self)  # no second validation: this task was checked when it was made
+        object.__setattr__(twin, "attempts", attempts)
+        return twin
 
 
 def validate_type(task_type: object) -> str:
