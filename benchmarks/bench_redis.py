@@ -1,0 +1,256 @@
+"""Redis benchmarks: draining a queue in one worker process, enqueueing, memory per task.
+
+Every figure is measured for taskq and for a plain redis-py baseline in the same run, on the
+same server. Repeats alternate taskq and baseline, so a noisy neighbour hurts both alike.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import redis
+
+from taskq_lib import Task
+from taskq_lib.redis_queue import RedisQueue
+
+from .common import Result, median, rate, run_json, timed
+from .consumer import plain_keys
+
+#: What the issue asks for, per row.
+TARGET_CONSUME = 10_000.0  # tasks/s, and 4x the baseline
+TARGET_ENQUEUE_RATIO = 0.8
+TARGET_BATCH = 100_000.0
+
+
+def make_tasks(count: int) -> list[Task]:
+    """Small no-op tasks, built before any clock starts."""
+    return [Task("noop", {"n": i}) for i in range(count)]
+
+
+def plain_body(task: Task) -> dict[str, Any]:
+    """What the baseline serialises for a task: the same id, type and payload."""
+    return {"id": task.id, "type": task.type, "payload": task.payload}
+
+
+def _name(what: str) -> str:
+    return f"bench-{what}-{uuid.uuid4().hex[:8]}"
+
+
+# ------------------------------------------------------------------ draining, one process
+def drain_taskq(url: str, mode: str, count: int, prefetch: int, concurrency: int) -> float:
+    """Fill a taskq queue, then time one consumer process draining it; tasks/s."""
+    client = redis.Redis.from_url(url)
+    queue = RedisQueue(_name("drain"), client)
+    try:
+        queue.put_many(make_tasks(count))
+        args = ["benchmarks.consumer", mode, "--queue", queue.name, "--count", str(count)]
+        args += ["--prefetch", str(prefetch), "--concurrency", str(concurrency)]
+        out = run_json(args, url, timeout=600)
+        stats = queue.stats()
+        # At-least-once bookkeeping really happened: every task acknowledged, none left.
+        if out["processed"] != count or stats["total_succeeded"] != count or stats["in_flight"]:
+            raise RuntimeError(f"{mode}: drained {out['processed']} of {count}; {stats}")
+        return rate(count, out["seconds"])
+    finally:
+        queue.delete()
+        client.close()
+
+
+def drain_plain(url: str, count: int) -> float:
+    """Fill a plain list, then time the ``BLMOVE`` + ``LREM`` loop draining it; tasks/s."""
+    client = redis.Redis.from_url(url)
+    name = _name("plain")
+    pending, processing = plain_keys(name)
+    try:
+        pipe = client.pipeline(transaction=False)
+        for task in make_tasks(count):
+            pipe.rpush(pending, json.dumps(plain_body(task)))
+        pipe.execute()
+        out = run_json(
+            ["benchmarks.consumer", "plain", "--queue", name, "--count", str(count)],
+            url,
+            timeout=600,
+        )
+        if out["processed"] != count or client.llen(processing):
+            raise RuntimeError(f"plain: drained {out['processed']} of {count}")
+        return rate(count, out["seconds"])
+    finally:
+        client.delete(pending, processing)
+        client.close()
+
+
+def consume(
+    url: str, repeats: int, count: int, baseline_count: int, prefetch: int, concurrency: int
+) -> list[Result]:
+    """Throughput of one worker process: the pool, a tight loop, and the baseline."""
+    pool, loop, base = [], [], []
+    for _ in range(repeats):
+        base.append(drain_plain(url, baseline_count))
+        pool.append(drain_taskq(url, "taskq-pool", count, prefetch, concurrency))
+        loop.append(drain_taskq(url, "taskq-loop", count, prefetch, 1))
+    b = median(base)
+    settings = {
+        "prefetch": prefetch,
+        "ack_batch": prefetch,
+        "tasks": count,
+        "baseline_tasks": baseline_count,
+    }
+    results = []
+    for key, what, runs in (
+        ("consume_pool", f"Redis, 1 worker process, WorkerPool({concurrency} threads)", pool),
+        ("consume_loop", "Redis, 1 worker process, get/ack loop in 1 thread", loop),
+    ):
+        ours = median(runs)
+        results.append(
+            Result(
+                key,
+                what,
+                "tasks/s",
+                ours,
+                b,
+                "BLMOVE+LREM loop",
+                target=">= 10,000/s and >= 4x",
+                met=ours >= TARGET_CONSUME and ours >= 4 * b,
+                details={**settings, "runs": runs, "baseline_runs": base},
+            )
+        )
+    return results
+
+
+def prefetch_sweep(url: str, count: int, values: list[int]) -> Result:
+    """Throughput of the pool against ``prefetch`` (= ``ack_batch``): one run per value."""
+    points = {str(p): drain_taskq(url, "taskq-pool", count, p, 4) for p in values}
+    best = max(points, key=lambda p: points[p])
+    return Result(
+        "prefetch_sweep",
+        f"Redis, WorkerPool(4), best prefetch ({best})",
+        "tasks/s",
+        points[best],
+        details={"tasks": count, "tasks_per_s_by_prefetch": points},
+    )
+
+
+# ------------------------------------------------------------------ enqueueing
+def enqueue_single(url: str, repeats: int, count: int) -> Result:
+    """``queue.put(task)`` one at a time against ``RPUSH`` one at a time."""
+    client = redis.Redis.from_url(url)
+    ours, base, ratios = [], [], []
+    try:
+        for _ in range(repeats):
+            tasks = make_tasks(count)
+            bodies = [plain_body(t) for t in tasks]
+            key = _name("rpush")
+            queue = RedisQueue(_name("put"), client)
+
+            def push(key: str = key, bodies: list[dict[str, Any]] = bodies) -> None:
+                for body in bodies:
+                    client.rpush(key, json.dumps(body))
+
+            def put(queue: RedisQueue = queue, tasks: list[Task] = tasks) -> None:
+                for task in tasks:
+                    queue.put(task)
+
+            b, o = rate(count, timed(push)), rate(count, timed(put))
+            base.append(b)
+            ours.append(o)
+            ratios.append(o / b)
+            client.delete(key)
+            queue.delete()
+    finally:
+        client.close()
+    ratio = median(ratios)
+    return Result(
+        "enqueue_single",
+        "enqueue, one at a time",
+        "tasks/s",
+        median(ours),
+        median(base),
+        "RPUSH one at a time",
+        target=">= 0.8x",
+        met=ratio >= TARGET_ENQUEUE_RATIO,
+        details={"tasks": count, "runs": ours, "baseline_runs": base, "ratios": ratios},
+    )
+
+
+def enqueue_batch(url: str, repeats: int, count: int) -> Result:
+    """``queue.put_many(tasks)`` against a redis-py pipeline of ``RPUSH``."""
+    client = redis.Redis.from_url(url)
+    ours, base = [], []
+    try:
+        for _ in range(repeats):
+            tasks = make_tasks(count)
+            bodies = [plain_body(t) for t in tasks]
+            key = _name("pipe")
+            queue = RedisQueue(_name("putmany"), client)
+
+            def push(key: str = key, bodies: list[dict[str, Any]] = bodies) -> None:
+                pipe = client.pipeline(transaction=False)
+                for body in bodies:
+                    pipe.rpush(key, json.dumps(body))
+                pipe.execute()
+
+            def put_many(queue: RedisQueue = queue, tasks: list[Task] = tasks) -> None:
+                queue.put_many(tasks)
+
+            base.append(rate(count, timed(push)))
+            ours.append(rate(count, timed(put_many)))
+            if len(queue) != count:
+                raise RuntimeError("put_many lost tasks")
+            client.delete(key)
+            queue.delete()
+    finally:
+        client.close()
+    o = median(ours)
+    return Result(
+        "enqueue_batch",
+        "enqueue, batched (put_many)",
+        "tasks/s",
+        o,
+        median(base),
+        "pipelined RPUSH",
+        target=">= 100,000/s",
+        met=o >= TARGET_BATCH,
+        details={"tasks": count, "runs": ours, "baseline_runs": base},
+    )
+
+
+# ------------------------------------------------------------------ memory
+def memory_per_task(url: str, count: int) -> Result:
+    """Bytes of Redis memory per pending small task (``INFO memory`` before and after)."""
+    client = redis.Redis.from_url(url)
+    tasks = make_tasks(count)
+    queue = RedisQueue(_name("memory"), client)
+    key = _name("memory-plain")
+    try:
+        before = int(client.info("memory")["used_memory"])
+        queue.put_many(tasks)
+        ours = (int(client.info("memory")["used_memory"]) - before) / count
+        per_key = {
+            k.split(":")[-1]: (client.memory_usage(k, samples=0) or 0) / count
+            for k in queue.keys.all
+            if client.exists(k)
+        }
+        before = int(client.info("memory")["used_memory"])
+        pipe = client.pipeline(transaction=False)
+        for task in tasks:
+            pipe.rpush(key, json.dumps(plain_body(task)))
+        pipe.execute()
+        base = (int(client.info("memory")["used_memory"]) - before) / count
+        body = sum(len(json.dumps(plain_body(t))) for t in tasks) / count
+    finally:
+        queue.delete()
+        client.delete(key)
+        client.close()
+    return Result(
+        "memory_per_task",
+        "Redis memory per pending small task",
+        "bytes",
+        ours,
+        base,
+        "JSON in a plain list",
+        target="reported",
+        higher_is_better=False,
+        details={"tasks": count, "bytes_per_task_by_key": per_key, "plain_json_body_bytes": body},
+    )
