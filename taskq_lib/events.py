@@ -63,13 +63,16 @@ class EventLog:
     def __init__(self, maxlen: int | None = None) -> None:
         self._events: deque[Event] = deque(maxlen=maxlen)
         self._counts: Counter[str] = Counter()
-        self._changed = threading.Condition()
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._waiters = 0  # threads in a wait: only then does record notify
 
     def record(self, event: Event) -> None:
-        with self._changed:
+        with self._lock:
             self._events.append(event)
             self._counts[event.kind] += 1
-            self._changed.notify_all()
+            if self._waiters:
+                self._changed.notify_all()
 
     def events(self, kind: str | None = None) -> list[Event]:
         """A snapshot of the events kept, optionally only one kind, in recording order."""
@@ -84,14 +87,22 @@ class EventLog:
     def wait_until(self, condition: Callable[[EventLog], bool], timeout: float) -> bool:
         """Block until ``condition(self)`` is true or ``timeout`` seconds pass; return which."""
         with self._changed:
-            return self._changed.wait_for(lambda: condition(self), timeout=timeout)
+            self._waiters += 1
+            try:
+                return self._changed.wait_for(lambda: condition(self), timeout=timeout)
+            finally:
+                self._waiters -= 1
 
     def wait_for_final(self, count: int, timeout: float) -> bool:
         """Block until ``count`` tasks have succeeded or died (or ``timeout`` passes)."""
         with self._changed:
-            return self._changed.wait_for(
-                lambda: sum(self._counts[k] for k in FINAL) >= count, timeout=timeout
-            )
+            self._waiters += 1
+            try:
+                return self._changed.wait_for(
+                    lambda: sum(self._counts[k] for k in FINAL) >= count, timeout=timeout
+                )
+            finally:
+                self._waiters -= 1
 
     def clear(self) -> None:
         with self._changed:

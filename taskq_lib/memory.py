@@ -54,6 +54,7 @@ class MemoryQueue(TaskQueue):
         self._dead: list[DeadLetter] = []
         self._closed = False
         self._wakeups = 0  # bumped by wake(): waiting gets return None
+        self._getters = 0  # gets waiting for a task
         self._init_ready()
 
     # The ready store. PriorityQueue overrides these three.
@@ -73,18 +74,17 @@ class MemoryQueue(TaskQueue):
     def put(self, task: Task, *, delay: float = 0.0, timeout: float | None = None) -> None:
         if delay < 0:
             raise ValueError("delay must be >= 0")
-        wait = self.put_timeout if timeout is None else timeout
-        with self._not_full:
+        with self._lock:  # the lock of both conditions; entering it directly is cheaper
             if self._closed:
                 raise QueueClosed(f"queue {self.name!r} is closed")
-            if self._full() and not self._not_full.wait_for(
-                lambda: not self._full() or self._closed, wait
-            ):
-                raise QueueFull(
-                    f"queue {self.name!r} stayed full ({self.maxsize} tasks) for {wait} s"
-                )
-            if self._closed:
-                raise QueueClosed(f"queue {self.name!r} is closed")
+            if self.maxsize and self._full():
+                wait = self.put_timeout if timeout is None else timeout
+                if not self._not_full.wait_for(lambda: not self._full() or self._closed, wait):
+                    raise QueueFull(
+                        f"queue {self.name!r} stayed full ({self.maxsize} tasks) for {wait} s"
+                    )
+                if self._closed:
+                    raise QueueClosed(f"queue {self.name!r} is closed")
             self._add(task, delay)
 
     def _add(self, task: Task, delay: float) -> None:
@@ -92,21 +92,22 @@ class MemoryQueue(TaskQueue):
             heapq.heappush(self._scheduled, (self.clock.now() + delay, next(self._seq), task))
         else:
             self._push_ready(task)
-        self._not_empty.notify()
+        if self._getters:  # Condition.notify probes the lock even when nobody waits
+            self._not_empty.notify()
 
     def get(self, timeout: float | None = None) -> Delivery | None:
-        with self._not_empty:
+        with self._lock:
             deadline = None if timeout is None else time.monotonic() + timeout
             wakeups = self._wakeups
             while True:
                 self._promote_due()
                 if self._ready_count():
                     task = self._pop_ready()
-                    task = task.with_attempts(task.attempts + 1)
-                    token = f"{task.id}:{task.attempts}"
+                    token = f"{task.id}:{task.attempts + 1}"
                     self._in_flight[token] = task
-                    self._not_full.notify()
-                    return Delivery(task, token)
+                    if self.maxsize:  # only a bounded queue has puts waiting for room
+                        self._not_full.notify()
+                    break
                 if self._closed and not self._scheduled:
                     raise QueueClosed(f"queue {self.name!r} is closed and empty")
                 wait = None if deadline is None else deadline - time.monotonic()
@@ -115,21 +116,29 @@ class MemoryQueue(TaskQueue):
                 if self._scheduled:
                     until_due = max(0.0, self._scheduled[0][0] - self.clock.now())
                     wait = until_due if wait is None else min(wait, until_due)
-                self._not_empty.wait(wait)
+                self._getters += 1
+                try:
+                    self._not_empty.wait(wait)
+                finally:
+                    self._getters -= 1
+        # The copy is made outside the lock: the other workers need not wait for it.
+        return Delivery(task.with_attempts(task.attempts + 1), token)
 
     def _promote_due(self) -> None:
+        if not self._scheduled:
+            return
         now = self.clock.now()
         while self._scheduled and self._scheduled[0][0] <= now:
             self._push_ready(heapq.heappop(self._scheduled)[2])
 
     def ack(self, delivery: Delivery, result: Any = None) -> None:
         check_json(result, "result")
-        with self._lock:
-            self._in_flight.pop(delivery.token, None)
+        self._in_flight.pop(delivery.token, None)  # one atomic dict operation: no lock needed
 
     def fail(self, delivery: Delivery, error: ErrorInfo, *, retry_in: float | None) -> None:
+        task = delivery.task  # the queue's copy is the one from before this run
         with self._lock:
-            task = self._in_flight.pop(delivery.token, delivery.task)
+            self._in_flight.pop(delivery.token, None)
             if retry_in is None:
                 self._dead.append(DeadLetter(task.id, task, error, task.attempts, self.clock.now()))
             else:

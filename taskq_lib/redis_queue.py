@@ -21,6 +21,7 @@ Throughput comes from batching: ``prefetch`` takes many tasks per round trip and
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -29,7 +30,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,19 +156,49 @@ class RedisQueue(TaskQueue):
             raise ValueError("delay must be >= 0")
         now = self._now_ms()
         due = now + round(delay * 1000) if delay > 0 else 0
-        args: list[Any] = []
-        for task in tasks:
-            args += [task.id, encode(task, self.max_bytes), due]
-        if not args:
+        chunks = _chunks(tasks, ENQUEUE_CHUNK)
+        first = next(chunks, None)
+        if first is None:
             return
-        pipe = self.client.pipeline(transaction=False)
-        step = 3 * ENQUEUE_CHUNK
-        for start in range(0, len(args), step):
-            self._scripts["enqueue"](self.keys.all, [now, *args[start : start + step]], pipe)
-        known = [_text(i) for reply in pipe.execute() for i in reply]
+        args = [now, *self._enqueue_args(first, due)]
+        second = next(chunks, None)
+        if second is None:  # one round trip: a pipeline with a script sends SCRIPT EXISTS first
+            replies = [self._scripts["enqueue"](self.keys.all, args)]
+        else:
+            replies = self._stream_enqueue(args, itertools.chain([second], chunks), now, due)
+        known = [_text(i) for reply in replies for i in reply]
         if known:
             raise InvalidTask(f"task id(s) already in queue {self.name!r}: {', '.join(known)}")
         self._wake.set()
+
+    def _enqueue_args(self, tasks: list[Task], due: int) -> list[Any]:
+        args: list[Any] = []
+        for task in tasks:
+            args += [task.id, encode(task, self.max_bytes), due]
+        return args
+
+    def _stream_enqueue(
+        self, first: list[Any], rest: Iterator[list[Task]], now: int, due: int
+    ) -> list[Any]:
+        """Send each chunk as soon as it is encoded and read the replies at the end, so Redis
+        runs one chunk while the next is encoded here. EVAL, not EVALSHA: a server that lost
+        its script cache (a restart) still works, and the source is small beside a chunk."""
+        script, keys = self._scripts["enqueue"].script, self.keys.all
+        pool = self.client.connection_pool
+        conn: Any = pool.get_connection()  # redis-py leaves Connection's methods untyped
+        try:
+            conn.send_command("EVAL", script, len(keys), *keys, *first)
+            sent = 1
+            for chunk in rest:
+                args = self._enqueue_args(chunk, due)
+                conn.send_command("EVAL", script, len(keys), *keys, now, *args)
+                sent += 1
+            return [conn.read_response() for _ in range(sent)]
+        except BaseException:
+            conn.disconnect()  # replies may be left unread: this connection must not be reused
+            raise
+        finally:
+            pool.release(conn)
 
     # ----------------------------------------------------------------- consuming
     def get(self, timeout: float | None = None) -> Delivery | None:
@@ -201,14 +232,15 @@ class RedisQueue(TaskQueue):
 
     def _take(self, count: int) -> tuple[list[Delivery], int]:
         """One round trip: send waiting acks, then take up to ``count`` tasks."""
-        pipe = self.client.pipeline(transaction=False)
         with self._lock:
             acks, self._acks = self._acks, []
         now = self._now_ms()
-        if acks:
-            self._scripts["ack"](self.keys.all, [now, round(self.retention * 1000), *acks], pipe)
         prefix = f"{self.consumer}:{os.urandom(6).hex()}"
         args: list[Any] = [now, round(self.lease * 1000), count, prefix, self.max_deliveries]
+        if not acks:  # no pipeline: one with a script first sends SCRIPT EXISTS, a round trip
+            return self._deliveries(self._scripts["take"](self.keys.all, args))
+        pipe = self.client.pipeline(transaction=False)
+        self._scripts["ack"](self.keys.all, [now, round(self.retention * 1000), *acks], pipe)
         self._scripts["take"](self.keys.all, args, pipe)
         try:
             replies = pipe.execute()
@@ -216,9 +248,11 @@ class RedisQueue(TaskQueue):
             with self._lock:  # keep the acks for the next try; their leases may still hold
                 self._acks[:0] = acks
             raise
-        if acks:
-            self._note_stale(replies[0])
-        reply = replies[-1]
+        self._note_stale(replies[0])
+        return self._deliveries(replies[1])
+
+    def _deliveries(self, reply: Any) -> tuple[list[Delivery], int]:
+        """Decode a take script's reply; dead-letter bodies that cannot be decoded."""
         deliveries = []
         for i in range(1, len(reply), 4):
             task_id, token, runs, body = (
@@ -477,6 +511,12 @@ class RedisQueue(TaskQueue):
 
     def _now_ms(self) -> int:
         return round(self.clock.now() * 1000)
+
+
+def _chunks(items: Iterable[Task], size: int) -> Iterator[list[Task]]:
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
 
 
 def _text(value: Any) -> str:

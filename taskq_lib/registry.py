@@ -53,16 +53,14 @@ class Registry:
 
     def handler(self, task_type: str) -> Handler:
         """The handler for ``task_type``; `UnknownTaskType` names the known types if none."""
-        with self._lock:
-            found = self._handlers.get(task_type)
+        found = self._handlers.get(task_type)  # one atomic dict read: no lock needed
         if found is None:
             raise UnknownTaskType(task_type, self.types())
         return found
 
     def policy(self, task_type: str) -> RetryPolicy | None:
         """The retry policy registered for ``task_type``, if any."""
-        with self._lock:
-            return self._policies.get(task_type)
+        return self._policies.get(task_type)
 
     def types(self) -> list[str]:
         with self._lock:

@@ -72,8 +72,7 @@ class WorkerPool:
         self._threads: list[threading.Thread] = []
         self._draining = threading.Event()
         self._stopping = threading.Event()
-        self._lock = threading.Lock()
-        self._busy = 0
+        self._running: dict[str, bool] = {}  # worker -> running a handler now
 
     def start(self) -> WorkerPool:
         if self._threads:
@@ -119,8 +118,7 @@ class WorkerPool:
     @property
     def busy(self) -> int:
         """Workers running a handler right now."""
-        with self._lock:
-            return self._busy
+        return sum(self._running.values())
 
     def _loop(self, worker: str) -> None:
         failures = 0  # consecutive failed gets: the queue's server may be away
@@ -146,13 +144,11 @@ class WorkerPool:
                 log.info("%s: getting tasks again after %d failed tries", worker, failures)
                 failures = 0
             if delivery is not None:
-                with self._lock:
-                    self._busy += 1
+                self._running[worker] = True  # one atomic dict write: no lock needed
                 try:
                     self.run_one(delivery, worker)
                 finally:
-                    with self._lock:
-                        self._busy -= 1
+                    self._running[worker] = False
             elif self._draining.is_set():
                 return  # nothing ready: drained
 

@@ -1,27 +1,43 @@
 -- Add tasks. ARGV: now_ms, then (id, body, due_ms) triples; due_ms 0 means "ready now".
 -- All or nothing: if any id is already known, nothing is added and those ids are returned.
+-- Each command is called once for the whole batch, not once per task: a call from Lua costs
+-- about 1.7 us whatever it does, more than the work of one small HSET.
 local now = num(ARGV[1], 'now')
 groups_of(3, 2)
-local known = {}
+local ids = {}
 for i = 2, #ARGV, 3 do
   num(ARGV[i + 2], 'due')
-  if redis.call('HEXISTS', BODIES, ARGV[i]) == 1 then table.insert(known, ARGV[i]) end
+  table.insert(ids, ARGV[i])
 end
-if #known > 0 then return known end
-local ready = 0
+if #ids == 1 then
+  -- One task: HSETNX checks and stores in one call.
+  if redis.call('HSETNX', BODIES, ids[1], ARGV[3]) == 0 then return ids end
+else
+  local known = {}
+  for j, body in ipairs(call_chunked('HMGET', BODIES, ids)) do
+    if body then table.insert(known, ids[j]) end
+  end
+  if #known > 0 then return known end
+end
+local bodies, ready, later, states, times = {}, {}, {}, {}, {}
 for i = 2, #ARGV, 3 do
   local id, body, due = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
-  redis.call('HSET', BODIES, id, body)
+  table.insert(bodies, id); table.insert(bodies, body)
+  table.insert(states, id); table.insert(times, id); table.insert(times, now)
   if due > now then
-    redis.call('ZADD', SCHEDULED, due, id)
-    set_state(id, 'scheduled', now)
+    table.insert(later, due); table.insert(later, id)
+    table.insert(states, 'scheduled')
   else
-    redis.call('RPUSH', PENDING, id)
-    set_state(id, 'queued', now)
-    ready = ready + 1
+    table.insert(ready, id)
+    table.insert(states, 'queued')
   end
 end
-redis.call('HINCRBY', COUNTERS, 'enqueued', (#ARGV - 1) / 3)
+if #ids > 1 then call_chunked('HSET', BODIES, bodies) end
+call_chunked('RPUSH', PENDING, ready)
+call_chunked('ZADD', SCHEDULED, later)
+call_chunked('HSET', STATE, states)
+call_chunked('HSET', UPDATED, times)
+redis.call('HINCRBY', COUNTERS, 'enqueued', #ids)
 -- A scheduled task may now be the earliest: nudge so a waiting consumer re-plans its wait.
-nudge(math.max(ready, 1))
-return known
+nudge(math.max(#ready, 1))
+return {}

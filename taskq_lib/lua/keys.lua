@@ -44,10 +44,25 @@ local function forget(id)
   redis.call('HDEL', UPDATED, id)
 end
 
+local NUDGES = {1, 1, 1, 1, 1, 1, 1, 1}
 local function nudge(n)
-  -- Wake up to n blocked consumers; the list stays short whatever happens.
-  for _ = 1, math.min(n, 8) do redis.call('RPUSH', WAKEUP, 1) end
-  redis.call('LTRIM', WAKEUP, 0, 63)
+  -- Wake up to n blocked consumers, in one call; the list stays short whatever happens.
+  if redis.call('RPUSH', WAKEUP, unpack(NUDGES, 1, math.max(1, math.min(n, 8)))) > 64 then
+    redis.call('LTRIM', WAKEUP, 0, 63)
+  end
+end
+
+-- `command key item1 item2 ...` in slices (Lua's unpack has a stack limit); returns the
+-- replies of a command that answers with a list, joined.
+local function call_chunked(command, key, items)
+  local out = {}
+  for first = 1, #items, 1000 do
+    local reply = redis.call(command, key, unpack(items, first, math.min(first + 999, #items)))
+    if type(reply) == 'table' then
+      for _, v in ipairs(reply) do table.insert(out, v) end
+    end
+  end
+  return out
 end
 
 local function bury(id, now, error_json)
