@@ -6,5 +6,7 @@ course:
 	bash scripts/course.sh
 test:
 	bash scripts/test.sh
+bench:
+	bash scripts/bench.sh
 lint:
 	.venv/bin/ruff check taskq_lib tests benchmarks && .venv/bin/mypy

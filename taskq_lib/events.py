@@ -63,7 +63,8 @@ class EventLog:
     def __init__(self, maxlen: int | None = None) -> None:
         self._events: deque[Event] = deque(maxlen=maxlen)
         self._counts: Counter[str] = Counter()
-        self._lock = threading.Lock()
+        # Reentrant: the conditions passed to wait_until read the log while the lock is held.
+        self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._waiters = 0  # threads in a wait: only then does record notify
 

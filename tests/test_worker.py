@@ -178,6 +178,26 @@ def test_events_wait_times_out() -> None:
     assert EventLog().wait_for_final(1, timeout=0.05) is False
 
 
+def test_wait_until_conditions_may_read_the_log() -> None:
+    """A condition that calls events() or counts() runs under the log's lock: no deadlock."""
+    from taskq_lib import Event
+
+    log, outcome = EventLog(), []
+    recorder = threading.Timer(0.05, log.record, args=(Event(0.0, "started", "t1", "x"),))
+
+    def wait() -> None:
+        outcome.append(log.wait_until(lambda seen: len(seen.events("started")) > 0, timeout=0.01))
+        recorder.start()
+        outcome.append(log.wait_until(lambda seen: seen.counts()["started"] == 1, timeout=5))
+
+    waiter = threading.Thread(target=wait, daemon=True)
+    waiter.start()
+    waiter.join(timeout=10)
+    recorder.cancel()
+    assert not waiter.is_alive(), "wait_until deadlocked on its own lock"
+    assert outcome == [False, True]
+
+
 def test_bounded_event_log_keeps_the_newest_and_counts_all() -> None:
     from taskq_lib import Event
 
