@@ -39,9 +39,11 @@ DEAD = "dead"
 FINAL = frozenset({SUCCEEDED, DEAD})
 
 
-@dataclass(frozen=True)
+# Not frozen: a frozen dataclass costs five times as much to build, and a worker builds two
+# events per task. Treat events as read-only; the log hands the same objects to every reader.
+@dataclass(slots=True)
 class Event:
-    """One thing that happened to one task."""
+    """One thing that happened to one task (read-only by convention)."""
 
     at: float
     kind: str
@@ -58,32 +60,49 @@ class EventLog:
     Args:
         maxlen: keep only the newest ``maxlen`` events (a long-running worker should set
             one); `counts` still counts every event ever recorded.
+
+    Recording takes no lock unless someone is waiting: every worker records two events per
+    task, and a lock they all take would make them queue up behind each other. Appending to
+    a deque is thread-safe, and each thread counts its own events in its own dict.
     """
 
     def __init__(self, maxlen: int | None = None) -> None:
         self._events: deque[Event] = deque(maxlen=maxlen)
-        self._counts: Counter[str] = Counter()
+        self._local = threading.local()  # .tally: this thread's counts by kind
+        self._tallies: list[dict[str, int]] = []  # every thread's tally, for counts()
         # Reentrant: the conditions passed to wait_until read the log while the lock is held.
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
-        self._waiters = 0  # threads in a wait: only then does record notify
+        self._waiters = 0  # threads in a wait: only then does record take the lock to notify
 
     def record(self, event: Event) -> None:
-        with self._lock:
-            self._events.append(event)
-            self._counts[event.kind] += 1
-            if self._waiters:
+        self._events.append(event)
+        try:
+            tally = self._local.tally
+        except AttributeError:  # this thread's first event
+            tally = self._local.tally = {}
+            with self._lock:
+                self._tallies.append(tally)
+        tally[event.kind] = tally.get(event.kind, 0) + 1  # only this thread writes its tally
+        # A waiter registers before it first checks its condition, so either it sees this
+        # event in that check or we see it here and wake it.
+        if self._waiters:
+            with self._lock:
                 self._changed.notify_all()
 
     def events(self, kind: str | None = None) -> list[Event]:
         """A snapshot of the events kept, optionally only one kind, in recording order."""
-        with self._changed:
-            return [e for e in self._events if kind is None or e.kind == kind]
+        snapshot = self._events.copy()  # one atomic copy; a list() of a changing deque fails
+        return [e for e in snapshot if kind is None or e.kind == kind]
 
     def counts(self) -> Counter[str]:
         """How many events of each kind were ever recorded."""
-        with self._changed:
-            return Counter(self._counts)
+        total: Counter[str] = Counter()
+        with self._lock:
+            tallies = list(self._tallies)
+        for tally in tallies:
+            total.update(tally.copy())  # dict.copy is atomic: safe while its thread records
+        return total
 
     def wait_until(self, condition: Callable[[EventLog], bool], timeout: float) -> bool:
         """Block until ``condition(self)`` is true or ``timeout`` seconds pass; return which."""
@@ -96,23 +115,19 @@ class EventLog:
 
     def wait_for_final(self, count: int, timeout: float) -> bool:
         """Block until ``count`` tasks have succeeded or died (or ``timeout`` passes)."""
-        with self._changed:
-            self._waiters += 1
-            try:
-                return self._changed.wait_for(
-                    lambda: sum(self._counts[k] for k in FINAL) >= count, timeout=timeout
-                )
-            finally:
-                self._waiters -= 1
+        return self.wait_until(
+            lambda log: sum(log.counts()[kind] for kind in FINAL) >= count, timeout
+        )
 
     def clear(self) -> None:
-        with self._changed:
+        """Forget every event and count. Call it while no worker is recording."""
+        with self._lock:
             self._events.clear()
-            self._counts.clear()
+            for tally in self._tallies:
+                tally.clear()
 
     def __len__(self) -> int:
-        with self._changed:
-            return len(self._events)
+        return len(self._events)
 
     def __iter__(self) -> Iterator[Event]:
         return iter(self.events())

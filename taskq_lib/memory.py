@@ -55,6 +55,7 @@ class MemoryQueue(TaskQueue):
         self._closed = False
         self._wakeups = 0  # bumped by wake(): waiting gets return None
         self._getters = 0  # gets waiting for a task
+        self._putters = 0  # puts waiting for room
         self._init_ready()
 
     # The ready store. PriorityQueue overrides these three.
@@ -79,7 +80,12 @@ class MemoryQueue(TaskQueue):
                 raise QueueClosed(f"queue {self.name!r} is closed")
             if self.maxsize and self._full():
                 wait = self.put_timeout if timeout is None else timeout
-                if not self._not_full.wait_for(lambda: not self._full() or self._closed, wait):
+                self._putters += 1  # before the first check of room: see get's fast path
+                try:
+                    room = self._not_full.wait_for(lambda: not self._full() or self._closed, wait)
+                finally:
+                    self._putters -= 1
+                if not room:
                     raise QueueFull(
                         f"queue {self.name!r} stayed full ({self.maxsize} tasks) for {wait} s"
                     )
@@ -95,7 +101,23 @@ class MemoryQueue(TaskQueue):
         if self._getters:  # Condition.notify probes the lock even when nobody waits
             self._not_empty.notify()
 
+    #: Whether `get` may take a ready task without the lock. A deque's popleft is thread-safe;
+    #: a heap (`PriorityQueue`) must be popped under the lock.
+    _pop_without_lock = True
+
     def get(self, timeout: float | None = None) -> Delivery | None:
+        # The fast path, when a task is ready and none is scheduled (one may be due first):
+        # workers that all took the lock for every task would spend their time queueing for it.
+        if self._pop_without_lock and not self._scheduled:
+            try:
+                task = self._ready.popleft()
+            except IndexError:
+                pass  # empty: wait below, under the lock
+            else:
+                if self._putters:  # a put registers before it checks for room: none is missed
+                    with self._lock:
+                        self._not_full.notify()
+                return self._deliver(task)
         with self._lock:
             deadline = None if timeout is None else time.monotonic() + timeout
             wakeups = self._wakeups
@@ -103,9 +125,7 @@ class MemoryQueue(TaskQueue):
                 self._promote_due()
                 if self._ready_count():
                     task = self._pop_ready()
-                    token = f"{task.id}:{task.attempts + 1}"
-                    self._in_flight[token] = task
-                    if self.maxsize:  # only a bounded queue has puts waiting for room
+                    if self._putters:
                         self._not_full.notify()
                     break
                 if self._closed and not self._scheduled:
@@ -121,7 +141,13 @@ class MemoryQueue(TaskQueue):
                     self._not_empty.wait(wait)
                 finally:
                     self._getters -= 1
-        # The copy is made outside the lock: the other workers need not wait for it.
+        return self._deliver(task)
+
+    def _deliver(self, task: Task) -> Delivery:
+        """Hand a task out: note it as in flight and give the worker its own copy. Outside the
+        lock: the other workers need not wait for this."""
+        token = f"{task.id}:{task.attempts + 1}"
+        self._in_flight[token] = task  # one atomic dict write
         return Delivery(task.with_attempts(task.attempts + 1), token)
 
     def _promote_due(self) -> None:

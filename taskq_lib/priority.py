@@ -28,6 +28,8 @@ class PriorityQueue(MemoryQueue):
         aging: priority points a waiting task gains per second; 0 turns aging off.
     """
 
+    _pop_without_lock = False  # a heap pop is several steps: only under the lock
+
     def __init__(
         self,
         maxsize: int = 0,

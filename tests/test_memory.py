@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -30,13 +31,54 @@ def test_full_queue_waits_then_raises() -> None:
 
 
 def test_full_queue_accepts_once_a_worker_takes_one() -> None:
-    queue = MemoryQueue(maxsize=1, put_timeout=5)
+    queue = MemoryQueue(maxsize=1, put_timeout=30)
     queue.put(Task("t"))
     taker = threading.Timer(0.05, queue.get, kwargs={"timeout": 1})
     taker.start()
+    started = time.monotonic()
     queue.put(Task("t"))  # blocks until the timer's get makes room
     taker.join(timeout=5)
     assert len(queue) == 1
+    assert time.monotonic() - started < 10, "the get did not wake the waiting put"
+
+
+def test_bounded_queue_with_many_takers_loses_no_task_and_no_wakeup() -> None:
+    # Gets take ready tasks without the lock; each must still wake a put waiting for room.
+    # A missed wakeup would hold a put for its whole 30 s timeout.
+    queue, total = MemoryQueue(maxsize=2, put_timeout=30), 2000
+    seen: list[int] = []
+
+    def take() -> None:
+        with contextlib.suppress(QueueClosed):  # closed and drained: this taker is done
+            while (delivery := queue.get(timeout=5)) is not None:
+                seen.append(delivery.task.payload["i"])  # list.append is atomic
+                queue.ack(delivery)
+
+    takers = [threading.Thread(target=take) for _ in range(4)]
+    for taker in takers:
+        taker.start()
+    started = time.monotonic()
+    for i in range(total):
+        queue.put(Task("t", {"i": i}))
+    queue.close()
+    for taker in takers:
+        taker.join(timeout=30)
+    assert not any(taker.is_alive() for taker in takers)
+    assert sorted(seen) == list(range(total))
+    assert time.monotonic() - started < 20, "a put waited out its timeout: a wakeup was missed"
+
+
+def test_a_due_task_joins_the_line_when_due_even_while_tasks_keep_coming() -> None:
+    clock = ManualClock()
+    queue = MemoryQueue(maxsize=0, clock=clock)
+    queue.put(Task("t", {"n": "later"}), delay=1)
+    for n in ("b1", "b2", "b3"):
+        queue.put(Task("t", {"n": n}))
+    clock.advance(2)
+    order = [queue.get(timeout=0)]  # the due task is promoted now, behind b2 and b3
+    queue.put(Task("t", {"n": "b4"}))
+    order += [queue.get(timeout=0) for _ in range(4)]
+    assert [d.task.payload["n"] for d in order if d] == ["b1", "b2", "b3", "later", "b4"]
 
 
 def test_close_drains_then_reports_closed() -> None:

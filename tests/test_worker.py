@@ -198,6 +198,25 @@ def test_wait_until_conditions_may_read_the_log() -> None:
     assert outcome == [False, True]
 
 
+def test_events_recorded_from_many_threads_are_all_counted_and_waited_for() -> None:
+    from taskq_lib import Event
+
+    log, per_thread = EventLog(maxlen=100), 5000
+
+    def record(worker: str) -> None:
+        for i in range(per_thread):
+            log.record(Event(0.0, "succeeded", f"{worker}-{i}", "x", worker))
+
+    threads = [threading.Thread(target=record, args=(f"w{n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    assert log.wait_for_final(4 * per_thread, timeout=30)  # woken by the last record
+    for thread in threads:
+        thread.join(timeout=10)
+    assert log.counts()["succeeded"] == 4 * per_thread  # no count lost without a lock
+    assert len(log.events()) == 100
+
+
 def test_bounded_event_log_keeps_the_newest_and_counts_all() -> None:
     from taskq_lib import Event
 
