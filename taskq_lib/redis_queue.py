@@ -163,7 +163,7 @@ class RedisQueue(TaskQueue):
         args = [now, *self._enqueue_args(first, due)]
         second = next(chunks, None)
         if second is None:  # one round trip: a pipeline with a script sends SCRIPT EXISTS first
-            replies = [self._scripts["enqueue"](self.keys.all, args)]
+            replies = [self._scripts["enqueue"](self.keys.enqueue, args)]
         else:
             replies = self._stream_enqueue(args, itertools.chain([second], chunks), now, due)
         known = [_text(i) for reply in replies for i in reply]
@@ -183,7 +183,7 @@ class RedisQueue(TaskQueue):
         """Send each chunk as soon as it is encoded and read the replies at the end, so Redis
         runs one chunk while the next is encoded here. EVAL, not EVALSHA: a server that lost
         its script cache (a restart) still works, and the source is small beside a chunk."""
-        script, keys = self._scripts["enqueue"].script, self.keys.all
+        script, keys = self._scripts["enqueue"].script, self.keys.enqueue
         pool = self.client.connection_pool
         conn: Any = pool.get_connection()  # redis-py leaves Connection's methods untyped
         try:

@@ -54,7 +54,8 @@ def test_bad_script_arguments_are_refused_before_any_write(
     queue = queue_with_work
     before = snapshot(queue)
     with pytest.raises(redis.ResponseError, match="taskq: "):
-        queue._scripts[script](queue.keys.all, args)
+        keys = queue.keys.enqueue if script == "enqueue" else queue.keys.all
+        queue._scripts[script](keys, args)
     assert snapshot(queue) == before
 
 

@@ -135,6 +135,17 @@ def test_duplicate_id_is_refused_and_nothing_changes(make_redis_queue: MakeQueue
     assert delivery is not None and delivery.task.payload == {"v": 1}
 
 
+def test_put_of_a_known_id_is_refused_and_nothing_changes(make_redis_queue: MakeQueue) -> None:
+    queue = make_redis_queue()
+    task = Task("t", {"v": 1})
+    queue.put(task, delay=5)
+    before = {key: queue.client.dump(key) for key in queue.keys.all}
+    for delay in (0, 5):
+        with pytest.raises(InvalidTask, match=task.id):
+            queue.put(Task("t", {"v": 2}, id=task.id), delay=delay)
+    assert {key: queue.client.dump(key) for key in queue.keys.all} == before
+
+
 def test_oversized_task_is_refused(make_redis_queue: MakeQueue) -> None:
     queue = make_redis_queue(max_bytes=1000)
     with pytest.raises(PayloadTooLarge):

@@ -1,20 +1,22 @@
 -- Shared header, prepended to every script. Every key of one queue shares the hash tag
--- {name}, and every script receives all of them in KEYS, so the scripts are correct on
--- Redis Cluster. The state of task <id> is spread over per-queue hashes keyed by <id>.
+-- {name}, and every script receives in KEYS every key it touches, so the scripts are correct
+-- on Redis Cluster. The state of task <id> is spread over per-queue hashes keyed by <id>.
+-- The keys enqueue touches come first: it is sent only those (fewer to send and parse on the
+-- hottest call), so the names after COUNTERS are nil in it.
 local PENDING   = KEYS[1]   -- list: ids ready to run, oldest first
-local INFLIGHT  = KEYS[2]   -- zset: id -> lease deadline (ms)
-local TOKENS    = KEYS[3]   -- hash: id -> token of the current delivery
-local SCHEDULED = KEYS[4]   -- zset: id -> due time (ms); delayed tasks and retries
-local DEAD      = KEYS[5]   -- zset: id -> time of death (ms); the dead-letter queue
-local DONE      = KEYS[6]   -- zset: id -> time of success (ms); kept for the retention time
-local BODIES    = KEYS[7]   -- hash: id -> task JSON, as enqueued (never rewritten)
-local STATE     = KEYS[8]   -- hash: id -> status name
-local ATTEMPTS  = KEYS[9]   -- hash: id -> deliveries so far
-local ERRORS    = KEYS[10]  -- hash: id -> last error JSON
-local RESULTS   = KEYS[11]  -- hash: id -> result JSON
-local UPDATED   = KEYS[12]  -- hash: id -> time of the last status change (ms)
-local WAKEUP    = KEYS[13]  -- list: a nudge for consumers blocked waiting for work
-local COUNTERS  = KEYS[14]  -- hash: totals since the queue was created
+local SCHEDULED = KEYS[2]   -- zset: id -> due time (ms); delayed tasks and retries
+local BODIES    = KEYS[3]   -- hash: id -> task JSON, as enqueued (never rewritten)
+local STATE     = KEYS[4]   -- hash: id -> status name
+local UPDATED   = KEYS[5]   -- hash: id -> time of the last status change (ms)
+local WAKEUP    = KEYS[6]   -- list: a nudge for consumers blocked waiting for work
+local COUNTERS  = KEYS[7]   -- hash: totals since the queue was created
+local INFLIGHT  = KEYS[8]   -- zset: id -> lease deadline (ms)
+local TOKENS    = KEYS[9]   -- hash: id -> token of the current delivery
+local DEAD      = KEYS[10]  -- zset: id -> time of death (ms); the dead-letter queue
+local DONE      = KEYS[11]  -- zset: id -> time of success (ms); kept for the retention time
+local ATTEMPTS  = KEYS[12]  -- hash: id -> deliveries so far
+local ERRORS    = KEYS[13]  -- hash: id -> last error JSON
+local RESULTS   = KEYS[14]  -- hash: id -> result JSON
 
 -- Arguments are checked before anything is written: a script that fails part-way through
 -- would leave its first writes in place (Redis does not roll scripts back).
@@ -47,8 +49,10 @@ end
 local NUDGES = {1, 1, 1, 1, 1, 1, 1, 1}
 local function nudge(n)
   -- Wake up to n blocked consumers, in one call; the list stays short whatever happens.
+  -- Past 64 nobody is blocked (they would have popped): cut back to 8, so that a queue
+  -- nobody waits on pays for the trim once in 57 nudges, not on every one.
   if redis.call('RPUSH', WAKEUP, unpack(NUDGES, 1, math.max(1, math.min(n, 8)))) > 64 then
-    redis.call('LTRIM', WAKEUP, 0, 63)
+    redis.call('LTRIM', WAKEUP, 0, 7)
   end
 end
 
