@@ -130,6 +130,10 @@ class RedisQueue(TaskQueue):
         self.consumer = consumer or f"{socket.gethostname()}:{os.getpid()}"
         self.lost_leases = 0  # acks and fails refused because the lease had moved on
         self._scripts = load(client)
+        #: What every single put sends before its own arguments: sha, numkeys, keys.
+        self._enqueue_head = tuple(
+            x.encode() for x in (self._scripts["enqueue"].sha, str(len(self.keys.enqueue)))
+        ) + tuple(key.encode() for key in self.keys.enqueue)
         self._lock = threading.Lock()
         self._buffer: deque[Delivery] = deque()  # taken, not yet handed to a worker
         self._held: dict[str, str] = {}  # id -> token of every delivery this consumer holds
@@ -142,7 +146,17 @@ class RedisQueue(TaskQueue):
 
     # ----------------------------------------------------------------- producing
     def put(self, task: Task, *, delay: float = 0.0, timeout: float | None = None) -> None:
-        self.put_many([task], delay=delay)
+        # The hottest call, so its own path: no chunking, and EVALSHA straight through
+        # execute_command with the arguments that never change already encoded.
+        now, due = self._enqueue_times(delay)
+        args = (now, task.id, encode(task, self.max_bytes), due)
+        client: Any = self.client  # redis-py leaves execute_command untyped
+        try:
+            known = client.execute_command("EVALSHA", *self._enqueue_head, *args)
+        except redis.exceptions.NoScriptError:  # the server restarted or flushed its scripts
+            client.script_load(self._scripts["enqueue"].script)
+            known = client.execute_command("EVALSHA", *self._enqueue_head, *args)
+        self._check_known(known)
 
     def put_many(self, tasks: Iterable[Task], *, delay: float = 0.0) -> None:
         """Add tasks in as few round trips as possible (one script call per 500 tasks).
@@ -150,12 +164,7 @@ class RedisQueue(TaskQueue):
         Each call is atomic per chunk: if a task id is already known, that chunk adds nothing
         and `InvalidTask` names the id.
         """
-        if self._closed:
-            raise QueueClosed(f"queue {self.name!r} is closed")
-        if delay < 0 or math.isnan(delay):
-            raise ValueError("delay must be >= 0")
-        now = self._now_ms()
-        due = now + round(delay * 1000) if delay > 0 else 0
+        now, due = self._enqueue_times(delay)
         chunks = _chunks(tasks, ENQUEUE_CHUNK)
         first = next(chunks, None)
         if first is None:
@@ -166,10 +175,24 @@ class RedisQueue(TaskQueue):
             replies = [self._scripts["enqueue"](self.keys.enqueue, args)]
         else:
             replies = self._stream_enqueue(args, itertools.chain([second], chunks), now, due)
-        known = [_text(i) for reply in replies for i in reply]
+        self._check_known([i for reply in replies for i in reply])
+
+    def _enqueue_times(self, delay: float) -> tuple[int, int]:
+        """Now and the due time (0: ready now), in ms; refused on a closed queue."""
+        if self._closed:
+            raise QueueClosed(f"queue {self.name!r} is closed")
+        if delay < 0 or math.isnan(delay):
+            raise ValueError("delay must be >= 0")
+        now = self._now_ms()
+        return now, (now + round(delay * 1000) if delay > 0 else 0)
+
+    def _check_known(self, known: list[Any]) -> None:
+        """Raise if an enqueue script refused known ids; else wake local waiters."""
         if known:
-            raise InvalidTask(f"task id(s) already in queue {self.name!r}: {', '.join(known)}")
-        self._wake.set()
+            ids = ", ".join(_text(i) for i in known)
+            raise InvalidTask(f"task id(s) already in queue {self.name!r}: {ids}")
+        if not self._wake.is_set():  # set() takes a lock; a producer-only process never clears it
+            self._wake.set()
 
     def _enqueue_args(self, tasks: list[Task], due: int) -> list[Any]:
         args: list[Any] = []

@@ -24,7 +24,6 @@ DEFAULT_MAX_BYTES = 1024 * 1024
 #: Task types are short names: a letter or underscore, then letters, digits, ``_ . : -``.
 TYPE_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_.:\-]{0,127}")
 
-_FIELDS = ("id", "type", "payload", "priority", "max_retries", "created_at")
 #: Made once: ``json.dumps`` with non-default options builds a new encoder on every call.
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
@@ -130,7 +129,15 @@ def _check_text(text: str, where: str) -> None:
 
 def encode(task: Task, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     """Task -> JSON bytes. Raises `PayloadTooLarge` over ``max_bytes``."""
-    body = {"v": WIRE_VERSION, **{name: getattr(task, name) for name in _FIELDS}}
+    body = {
+        "v": WIRE_VERSION,
+        "id": task.id,
+        "type": task.type,
+        "payload": task.payload,
+        "priority": task.priority,
+        "max_retries": task.max_retries,
+        "created_at": task.created_at,
+    }
     data = _ENCODER.encode(body).encode()
     if len(data) > max_bytes:
         raise PayloadTooLarge(len(data), max_bytes)

@@ -146,6 +146,18 @@ def test_put_of_a_known_id_is_refused_and_nothing_changes(make_redis_queue: Make
     assert {key: queue.client.dump(key) for key in queue.keys.all} == before
 
 
+def test_put_works_after_the_server_forgets_its_scripts(make_redis_queue: MakeQueue) -> None:
+    queue = make_redis_queue()
+    queue.put(Task("t", {"n": 1}))
+    queue.client.script_flush()  # as after a restart without persistence of the script cache
+    queue.put(Task("t", {"n": 2}))
+    queue.client.script_flush()
+    queue.put_many([Task("t", {"n": 3}), Task("t", {"n": 4})])
+    got = [queue.get(timeout=1) for _ in range(4)]
+    assert [d.task.payload["n"] for d in got if d is not None] == [1, 2, 3, 4]
+    assert queue.stats()["total_enqueued"] == 4
+
+
 def test_oversized_task_is_refused(make_redis_queue: MakeQueue) -> None:
     queue = make_redis_queue(max_bytes=1000)
     with pytest.raises(PayloadTooLarge):
