@@ -13,7 +13,6 @@ PARTS = (
     "scheduled",
     "bodies",
     "state",
-    "updated",
     "wakeup",
     "counters",
     "inflight",
@@ -24,7 +23,7 @@ PARTS = (
     "errors",
     "results",
 )
-ENQUEUE_PARTS = 7
+ENQUEUE_PARTS = 6
 
 
 class QueueKeys:
@@ -51,6 +50,5 @@ class QueueKeys:
     attempts: str
     errors: str
     results: str
-    updated: str
     wakeup: str
     counters: str

@@ -439,12 +439,12 @@ class RedisQueue(TaskQueue):
             keys.bodies,
             keys.errors,
             keys.results,
-            keys.updated,
         ):
             pipe.hget(key, task_id)
-        state, runs, body, error, result, updated = pipe.execute()
-        if state is None:
+        state_at, runs, body, error, result = pipe.execute()
+        if state_at is None:
             return None
+        state, _, updated = _text(state_at).partition(":")  # "status:ms"; see lua/keys.lua
         task = None
         if body is not None:
             try:
@@ -453,12 +453,12 @@ class RedisQueue(TaskQueue):
                 task = None
         return TaskInfo(
             id=task_id,
-            state=_text(state),
+            state=state,
             attempts=int(runs or 0),
             task=task,
             last_error=None if error is None else ErrorInfo.from_dict(json.loads(error)),
             result=None if result is None else json.loads(result),
-            updated_at=None if updated is None else int(updated) / 1000,
+            updated_at=int(updated) / 1000 if updated.isdigit() else None,
         )
 
     def dead_letters(self, limit: int = 1000) -> list[DeadLetter]:

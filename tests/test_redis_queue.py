@@ -100,6 +100,23 @@ def test_status_follows_the_task(make_redis_queue: MakeQueue) -> None:
     assert stats["scheduled"] == 2 and stats["pending"] == 0 and stats["total_enqueued"] == 2
 
 
+def test_status_records_when_it_last_changed(make_redis_queue: MakeQueue) -> None:
+    clock = ManualClock(start=1_700_000_000.0)
+    queue = make_redis_queue(clock=clock)
+    one, many = Task("t"), [Task("t"), Task("t")]
+    queue.put(one)  # the one-task path of the enqueue script
+    queue.put_many(many, delay=5)  # the batch path
+    for task, state in [(one, "queued"), (many[0], "scheduled"), (many[1], "scheduled")]:
+        info = queue.info(task.id)
+        assert info is not None and (info.state, info.updated_at) == (state, 1_700_000_000.0)
+    clock.advance(2.5)
+    delivery = queue.get(timeout=1)
+    assert delivery is not None and delivery.task.id == one.id
+    queue.ack(delivery, {"ok": True})
+    info = queue.info(one.id)
+    assert info is not None and (info.state, info.updated_at) == ("succeeded", 1_700_000_002.5)
+
+
 def test_succeeded_status_is_forgotten_after_retention(make_redis_queue: MakeQueue) -> None:
     clock = ManualClock()
     queue = make_redis_queue(retention=60, clock=clock)

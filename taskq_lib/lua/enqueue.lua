@@ -1,4 +1,4 @@
--- Add tasks. KEYS: only the first 7 (see keys.lua). ARGV: now_ms, then (id, body, due_ms)
+-- Add tasks. KEYS: only the first 6 (see keys.lua). ARGV: now_ms, then (id, body, due_ms)
 -- triples; due_ms 0 means "ready now".
 -- All or nothing: if any id is already known, nothing is added and those ids are returned.
 -- Each command is called once for the whole batch, not once per task: a call from Lua costs
@@ -30,24 +30,23 @@ for j, body in ipairs(call_chunked('HMGET', BODIES, ids)) do
   if body then table.insert(known, ids[j]) end
 end
 if #known > 0 then return known end
-local bodies, ready, later, states, times = {}, {}, {}, {}, {}
+local bodies, ready, later, states = {}, {}, {}, {}
 for i = 2, #ARGV, 3 do
   local id, body, due = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
   table.insert(bodies, id); table.insert(bodies, body)
-  table.insert(states, id); table.insert(times, id); table.insert(times, now)
+  table.insert(states, id)
   if due > now then
     table.insert(later, due); table.insert(later, id)
-    table.insert(states, 'scheduled')
+    table.insert(states, state_at('scheduled', now))
   else
     table.insert(ready, id)
-    table.insert(states, 'queued')
+    table.insert(states, state_at('queued', now))
   end
 end
 call_chunked('HSET', BODIES, bodies)
 call_chunked('RPUSH', PENDING, ready)
 call_chunked('ZADD', SCHEDULED, later)
 call_chunked('HSET', STATE, states)
-call_chunked('HSET', UPDATED, times)
 redis.call('HINCRBY', COUNTERS, 'enqueued', #ids)
 -- A scheduled task may now be the earliest: nudge so a waiting consumer re-plans its wait.
 nudge(math.max(#ready, 1))

@@ -6,17 +6,17 @@
 local PENDING   = KEYS[1]   -- list: ids ready to run, oldest first
 local SCHEDULED = KEYS[2]   -- zset: id -> due time (ms); delayed tasks and retries
 local BODIES    = KEYS[3]   -- hash: id -> task JSON, as enqueued (never rewritten)
-local STATE     = KEYS[4]   -- hash: id -> status name
-local UPDATED   = KEYS[5]   -- hash: id -> time of the last status change (ms)
-local WAKEUP    = KEYS[6]   -- list: a nudge for consumers blocked waiting for work
-local COUNTERS  = KEYS[7]   -- hash: totals since the queue was created
-local INFLIGHT  = KEYS[8]   -- zset: id -> lease deadline (ms)
-local TOKENS    = KEYS[9]   -- hash: id -> token of the current delivery
-local DEAD      = KEYS[10]  -- zset: id -> time of death (ms); the dead-letter queue
-local DONE      = KEYS[11]  -- zset: id -> time of success (ms); kept for the retention time
-local ATTEMPTS  = KEYS[12]  -- hash: id -> deliveries so far
-local ERRORS    = KEYS[13]  -- hash: id -> last error JSON
-local RESULTS   = KEYS[14]  -- hash: id -> result JSON
+-- One field holds the status and its time: one call per status change, not two.
+local STATE     = KEYS[4]   -- hash: id -> "status:ms", e.g. "queued:1700000000000"
+local WAKEUP    = KEYS[5]   -- list: a nudge for consumers blocked waiting for work
+local COUNTERS  = KEYS[6]   -- hash: totals since the queue was created
+local INFLIGHT  = KEYS[7]   -- zset: id -> lease deadline (ms)
+local TOKENS    = KEYS[8]   -- hash: id -> token of the current delivery
+local DEAD      = KEYS[9]   -- zset: id -> time of death (ms); the dead-letter queue
+local DONE      = KEYS[10]  -- zset: id -> time of success (ms); kept for the retention time
+local ATTEMPTS  = KEYS[11]  -- hash: id -> deliveries so far
+local ERRORS    = KEYS[12]  -- hash: id -> last error JSON
+local RESULTS   = KEYS[13]  -- hash: id -> result JSON
 
 -- Arguments are checked before anything is written: a script that fails part-way through
 -- would leave its first writes in place (Redis does not roll scripts back).
@@ -32,9 +32,12 @@ local function groups_of(size, first)
   end
 end
 
+local function state_at(state, now)
+  return state .. ':' .. string.format('%d', now)
+end
+
 local function set_state(id, state, now)
-  redis.call('HSET', STATE, id, state)
-  redis.call('HSET', UPDATED, id, now)
+  redis.call('HSET', STATE, id, state_at(state, now))
 end
 
 local function forget(id)
@@ -43,7 +46,6 @@ local function forget(id)
   redis.call('HDEL', ATTEMPTS, id)
   redis.call('HDEL', ERRORS, id)
   redis.call('HDEL', RESULTS, id)
-  redis.call('HDEL', UPDATED, id)
 end
 
 local NUDGES = {1, 1, 1, 1, 1, 1, 1, 1}
