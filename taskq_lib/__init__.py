@@ -20,12 +20,13 @@ from .errors import (
     TaskqError,
     UnknownTaskType,
 )
-from .events import Event, EventLog, Status
+from .events import Event, EventLog, LoggedEvents
 from .interface import Delivery, TaskQueue
 from .memory import MemoryQueue
 from .priority import PriorityQueue
 from .registry import Registry
 from .retry import RetryPolicy
+from .status import InspectableQueue, Status, TaskInfo, TrackedQueue
 from .task import Task, decode, encode
 from .worker import WorkerPool
 
@@ -40,8 +41,10 @@ __all__ = [
     "ErrorInfo",
     "Event",
     "EventLog",
+    "InspectableQueue",
     "InvalidTask",
     "LeaseLost",
+    "LoggedEvents",
     "ManualClock",
     "MemoryQueue",
     "PayloadTooLarge",
@@ -53,8 +56,10 @@ __all__ = [
     "Status",
     "SystemClock",
     "Task",
+    "TaskInfo",
     "TaskQueue",
     "TaskqError",
+    "TrackedQueue",
     "UnknownTaskType",
     "WorkerPool",
     "__version__",

@@ -39,16 +39,15 @@ from . import __version__
 from .connection import REDIS_URL_ENV, get_redis, redact
 from .connection import redis_url as env_redis_url
 from .errors import InvalidTask
-from .events import DEAD, RETRYING, STARTED, SUCCEEDED, Event, EventLog
+from .events import LoggedEvents
 from .memory import MemoryQueue
 from .redis_queue import RedisQueue
 from .registry import Registry
+from .status import InspectableQueue, TrackedQueue
 from .task import Task
 from .worker import WorkerPool
 
 log = logging.getLogger("taskq.cli")
-#: One line per task outcome, on a logger of its own so that it can be quietened alone.
-task_log = logging.getLogger("taskq.tasks")
 
 #: The environment variable holding the API's bearer token.
 TOKEN_ENV = "TASKQ_API_TOKEN"
@@ -64,28 +63,6 @@ class UsageError(Exception):
 
 class Failed(Exception):
     """The command could not do its work (exit code 1)."""
-
-
-class LoggedEvents(EventLog):
-    """An `EventLog` that also writes one log line per task outcome (and, at DEBUG, per start).
-
-    Bounded, because a worker may run for months.
-    """
-
-    def __init__(self, maxlen: int = 1000) -> None:
-        super().__init__(maxlen=maxlen)
-
-    def record(self, event: Event) -> None:
-        super().record(event)
-        what = f"task {event.task_id} ({event.task_type}) on {event.worker}, run {event.attempt}"
-        if event.kind == STARTED:
-            task_log.debug("%s started", what)
-        elif event.kind == SUCCEEDED:
-            task_log.info("%s succeeded", what)
-        elif event.kind == RETRYING:
-            task_log.info("%s failed, will retry: %s", what, event.detail)
-        elif event.kind == DEAD:
-            task_log.warning("%s failed for good, dead-lettered: %s", what, event.detail)
 
 
 # --------------------------------------------------------------------- arguments
@@ -380,7 +357,7 @@ def run_serve(args: argparse.Namespace) -> int:
     """Serve the HTTP API with uvicorn, and run ``--workers`` worker threads beside it."""
     import uvicorn
 
-    from .api import InspectableQueue, TrackedQueue, create_app
+    from .api import create_app
 
     if args.workers < 0:
         raise UsageError("--workers must be 0 or more")
@@ -509,19 +486,7 @@ def run_dlq_list(args: argparse.Namespace) -> int:
     client, _ = _client(args)
     dead = _queue(args.queue, client).dead_letters(args.limit)
     if args.json:
-        rows = [
-            {
-                "task_id": d.id,
-                "type": None if d.task is None else d.task.type,
-                "payload": None if d.task is None else d.task.payload,
-                "attempts": d.attempts,
-                "error": d.error.to_dict(),
-                "died_at": d.died_at,
-                "raw": d.raw,
-            }
-            for d in dead
-        ]
-        print(json.dumps(rows, indent=2))
+        print(json.dumps([d.to_dict() for d in dead], indent=2))
         return 0
     print(f"{_tasks(len(dead))} in the dead-letter queue of {args.queue!r}" + (":" * bool(dead)))
     for d in dead:

@@ -57,3 +57,16 @@ class DeadLetter:
     attempts: int
     died_at: float
     raw: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape the API and the command line show."""
+        task = self.task
+        return {
+            "task_id": self.id,
+            "type": None if task is None else task.type,
+            "payload": None if task is None else task.payload,
+            "attempts": self.attempts,
+            "error": self.error.to_dict(),
+            "died_at": self.died_at,
+            "raw": self.raw,
+        }

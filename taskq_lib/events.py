@@ -6,37 +6,26 @@ Threads that print make notebook output change from run to run. Workers append `
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from enum import Enum
 
+from .status import Status
 
-class Status(str, Enum):
-    """Where a task is in its life. Also the values of ``kind`` for most events."""
-
-    QUEUED = "queued"
-    SCHEDULED = "scheduled"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    RETRYING = "retrying"
-    DEAD = "dead"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-#: Event kinds: a status change, plus ``started``.
+#: Event kinds: the status changes a worker or producer sees, plus ``started`` and ``refused``.
 ENQUEUED = "enqueued"
 REFUSED = "refused"  # enqueue failed (queue full or closed): the task was never queued
 STARTED = "started"
-SUCCEEDED = "succeeded"
-RETRYING = "retrying"
-DEAD = "dead"
+SUCCEEDED = Status.SUCCEEDED.value
+RETRYING = Status.RETRYING.value
+DEAD = Status.DEAD.value
 #: Kinds that end a task's life.
 FINAL = frozenset({SUCCEEDED, DEAD})
+
+#: One line per task outcome, on a logger of its own so that it can be quietened alone.
+task_log = logging.getLogger("taskq.tasks")
 
 
 # Not frozen: a frozen dataclass costs five times as much to build, and a worker builds two
@@ -131,3 +120,25 @@ class EventLog:
 
     def __iter__(self) -> Iterator[Event]:
         return iter(self.events())
+
+
+class LoggedEvents(EventLog):
+    """An `EventLog` that also writes one log line per task outcome (and, at DEBUG, per start).
+
+    Bounded, because a worker may run for months.
+    """
+
+    def __init__(self, maxlen: int = 1000) -> None:
+        super().__init__(maxlen=maxlen)
+
+    def record(self, event: Event) -> None:
+        super().record(event)
+        what = f"task {event.task_id} ({event.task_type}) on {event.worker}, run {event.attempt}"
+        if event.kind == STARTED:
+            task_log.debug("%s started", what)
+        elif event.kind == SUCCEEDED:
+            task_log.info("%s succeeded", what)
+        elif event.kind == RETRYING:
+            task_log.info("%s failed, will retry: %s", what, event.detail)
+        elif event.kind == DEAD:
+            task_log.warning("%s failed for good, dead-lettered: %s", what, event.detail)

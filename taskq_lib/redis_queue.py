@@ -31,7 +31,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -42,6 +41,7 @@ from .errors import DecodeError, InvalidTask, QueueClosed
 from .interface import Delivery, TaskQueue
 from .keys import QueueKeys
 from .scripts import load
+from .status import TaskInfo
 from .task import DEFAULT_MAX_BYTES, Task, check_json, decode, dumps, encode
 
 log = logging.getLogger("taskq.redis")
@@ -51,19 +51,6 @@ log = logging.getLogger("taskq.redis")
 LOCAL_WAIT = 0.25
 #: Most tasks one enqueue script call carries; bigger batches are split (in one pipeline).
 ENQUEUE_CHUNK = 500
-
-
-@dataclass(frozen=True)
-class TaskInfo:
-    """What a client can learn about a task it enqueued (see `RedisQueue.info`)."""
-
-    id: str
-    state: str
-    attempts: int
-    task: Task | None
-    last_error: ErrorInfo | None
-    result: Any
-    updated_at: float | None
 
 
 class RedisQueue(TaskQueue):

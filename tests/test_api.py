@@ -479,7 +479,6 @@ def test_the_openapi_schema_describes_every_route_and_error() -> None:
         "scheduled",
         "running",
         "succeeded",
-        "failed",
         "retrying",
         "dead",
     }

@@ -19,8 +19,8 @@ import redis
 from conftest import free_port
 
 from taskq_lib import ErrorInfo, Task, __version__
-from taskq_lib.cli import LoggedEvents, UsageError, load_registry, main
-from taskq_lib.events import DEAD, SUCCEEDED, Event
+from taskq_lib.cli import UsageError, load_registry, main
+from taskq_lib.events import DEAD, SUCCEEDED, Event, LoggedEvents
 from taskq_lib.redis_queue import RedisQueue
 
 Run = Callable[..., tuple[int, str, str]]

@@ -1,0 +1,76 @@
+"""``create_app``: the settings checked, the middleware, the error handlers and every router."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from .. import __version__
+from ..events import EventLog
+from ..registry import Registry
+from ..status import InspectableQueue
+from ..task import DEFAULT_MAX_BYTES
+from . import errors
+from .body_guard import BodyGuard
+from .deps import Settings, guard
+from .routes import dlq, health, stats, tasks
+
+#: Largest request body accepted, in bytes. Tasks should carry references (ids, URLs), not data.
+DEFAULT_MAX_BODY = 64 * 1024
+
+
+def create_app(
+    queue: InspectableQueue,
+    registry: Registry,
+    *,
+    token: str | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY,
+    max_task_bytes: int = DEFAULT_MAX_BYTES,
+    put_timeout: float = 0.1,
+    retry_after: int = 1,
+    events: EventLog | None = None,
+) -> FastAPI:
+    """Build the HTTP API over ``queue``, accepting the task types ``registry`` knows.
+
+    Args:
+        queue: a `RedisQueue`, or an in-memory queue wrapped in `TrackedQueue`.
+        registry: the task types and handlers; unknown types are refused with 422.
+        token: if set, the write routes need ``Authorization: Bearer <token>``.
+        max_body_bytes: the largest request body accepted (413 above it).
+        max_task_bytes: the largest encoded task accepted (413 above it).
+        put_timeout: seconds an enqueue waits for room in a full queue before 503.
+        retry_after: seconds a client is told to wait after a 503 (``Retry-After``).
+        events: where to record an ``enqueued`` event per accepted task, if given.
+    """
+    if not isinstance(queue, InspectableQueue):
+        raise TypeError(
+            f"{type(queue).__name__} keeps no task status, so GET /tasks/{{id}} could not "
+            "answer: pass TrackedQueue(queue), and give the same TrackedQueue to the workers, "
+            "or use a RedisQueue"
+        )
+    if token is not None and not token:
+        raise ValueError("token must not be empty (use None for no token)")
+    if max_body_bytes < 1 or max_task_bytes < 1 or retry_after < 0:
+        raise ValueError("need max_body_bytes >= 1, max_task_bytes >= 1 and retry_after >= 0")
+
+    app = FastAPI(
+        title="taskq",
+        version=__version__,
+        description="Enqueue tasks, ask what became of them, and manage the dead-letter queue.",
+    )
+    app.state.queue = queue
+    app.state.registry = registry
+    app.state.taskq = Settings(
+        queue, registry, token, max_task_bytes, put_timeout, retry_after, events
+    )
+    app.add_middleware(BodyGuard, max_bytes=max_body_bytes)
+    errors.install(app, retry_after)
+    # One line per router: a new group of routes (a dashboard, say) is one more line here,
+    # with ``**needs_token`` if it changes anything.
+    needs_token = guard(token)
+    app.include_router(tasks.writes, **needs_token)
+    app.include_router(tasks.reads)
+    app.include_router(stats.router)
+    app.include_router(dlq.reads)
+    app.include_router(dlq.writes, **needs_token)
+    app.include_router(health.router)
+    return app

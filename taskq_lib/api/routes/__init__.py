@@ -1,0 +1,1 @@
+"""The API's routes, one ``APIRouter`` per group; `taskq_lib.api.app` includes each."""
