@@ -1,54 +1,79 @@
 """Key names. Every key of queue ``name`` carries the hash tag ``{name}``, so on Redis Cluster
-they all live in one slot and a Lua script may touch them together."""
+they all live in one slot and a Lua script may touch them together.
+
+`PARTS` is the one list of a queue's keys: their names, Redis types and contents. The Lua
+scripts get their ``local PENDING = KEYS[1]`` lines, and the check that each key has its type,
+generated from it (see `scripts`).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 #: Prefix of every key taskq writes.
 PREFIX = "taskq"
 
-#: The per-queue keys, in the order the Lua scripts expect them in KEYS (see lua/keys.lua).
-#: The first ``ENQUEUE_PARTS`` are all that the enqueue script touches, and all it is sent.
+
+@dataclass(frozen=True)
+class Part:
+    """One key of a queue: its name (``taskq:{queue}:<name>``), Redis type and contents."""
+
+    name: str
+    type: str
+    holds: str
+
+
 PARTS = (
-    "pending",
-    "scheduled",
-    "bodies",
-    "state",
-    "wakeup",
-    "counters",
-    "inflight",
-    "tokens",
-    "dead",
-    "done",
-    "attempts",
-    "errors",
-    "results",
+    Part("pending", "list", "ids that may run now, oldest first"),
+    Part("scheduled", "zset", "id -> due time (ms): delayed tasks and retries"),
+    Part("bodies", "hash", "id -> task JSON, as enqueued (never rewritten)"),
+    Part("state", "hash", 'id -> "status:ms", e.g. "queued:1700000000000"'),
+    Part("wakeup", "list", "a nudge for consumers blocked waiting for work"),
+    Part("counters", "hash", "totals since the queue was created"),
+    Part("inflight", "zset", "id -> lease deadline (ms)"),
+    Part("tokens", "hash", "id -> token of the current delivery"),
+    Part("dead", "zset", "id -> time of death (ms): the dead-letter queue"),
+    Part("done", "zset", "id -> time of success (ms), kept for the retention time"),
+    Part("attempts", "hash", "id -> deliveries so far"),
+    Part("errors", "hash", "id -> last error JSON"),
+    Part("results", "hash", "id -> result JSON"),
 )
-ENQUEUE_PARTS = 6
+#: Each part by name.
+BY_NAME = {part.name: part for part in PARTS}
 
 
 class QueueKeys:
-    """The key names of one queue."""
+    """The key names of one queue: ``keys.pending`` and so on, and ``keys.all``."""
 
     def __init__(self, name: str) -> None:
         if not name or any(c in name for c in "{}") or len(name) > 200:
             raise ValueError(f"bad queue name {name!r}: 1-200 characters, no braces")
         self.name = name
-        self.all = [f"{PREFIX}:{{{name}}}:{part}" for part in PARTS]
-        for part, key in zip(PARTS, self.all, strict=False):
-            setattr(self, part, key)
-        #: The keys of the enqueue script, the hottest call: half as many to send and parse.
-        self.enqueue = self.all[:ENQUEUE_PARTS]
+        self.all = [self.key(part.name) for part in PARTS]
+        for part, key in zip(PARTS, self.all, strict=True):
+            setattr(self, part.name, key)
+
+    def key(self, part: str) -> str:
+        """The full key of one part (``pending`` -> ``taskq:{name}:pending``)."""
+        if part not in BY_NAME:
+            raise KeyError(f"no key part {part!r}; the parts are {', '.join(BY_NAME)}")
+        return f"{PREFIX}:{{{self.name}}}:{part}"
+
+    def of(self, parts: Iterable[str]) -> list[str]:
+        """The full keys of ``parts``, in that order (what a script gets in KEYS)."""
+        return [self.key(part) for part in parts]
 
     pending: str
-    inflight: str
-    tokens: str
     scheduled: str
-    dead: str
-    done: str
     bodies: str
     state: str
+    wakeup: str
+    counters: str
+    inflight: str
+    tokens: str
+    dead: str
+    done: str
     attempts: str
     errors: str
     results: str
-    wakeup: str
-    counters: str

@@ -40,7 +40,7 @@ from .deadletter import DeadLetter, ErrorInfo
 from .errors import DecodeError, InvalidTask, QueueClosed
 from .interface import Delivery, TaskQueue
 from .keys import QueueKeys
-from .scripts import load
+from .scripts import assemble, load
 from .status import TaskInfo
 from .task import DEFAULT_MAX_BYTES, Task, check_json, decode, dumps, encode
 
@@ -117,10 +117,13 @@ class RedisQueue(TaskQueue):
         self.consumer = consumer or f"{socket.gethostname()}:{os.getpid()}"
         self.lost_leases = 0  # acks and fails refused because the lease had moved on
         self._scripts = load(client)
+        #: The keys each script gets, in the order its header names them.
+        self._keys = {name: self.keys.of(assemble(name).keys) for name in self._scripts}
+        enqueue_keys = self._keys["enqueue"]
         #: What every single put sends before its own arguments: sha, numkeys, keys.
         self._enqueue_head = tuple(
-            x.encode() for x in (self._scripts["enqueue"].sha, str(len(self.keys.enqueue)))
-        ) + tuple(key.encode() for key in self.keys.enqueue)
+            x.encode() for x in (self._scripts["enqueue"].sha, str(len(enqueue_keys)))
+        ) + tuple(key.encode() for key in enqueue_keys)
         self._lock = threading.Lock()
         self._buffer: deque[Delivery] = deque()  # taken, not yet handed to a worker
         self._held: dict[str, str] = {}  # id -> token of every delivery this consumer holds
@@ -159,7 +162,7 @@ class RedisQueue(TaskQueue):
         args = [now, *self._enqueue_args(first, due)]
         second = next(chunks, None)
         if second is None:  # one round trip: a pipeline with a script sends SCRIPT EXISTS first
-            replies = [self._scripts["enqueue"](self.keys.enqueue, args)]
+            replies = [self._run("enqueue", args)]
         else:
             replies = self._stream_enqueue(args, itertools.chain([second], chunks), now, due)
         self._check_known([i for reply in replies for i in reply])
@@ -193,7 +196,7 @@ class RedisQueue(TaskQueue):
         """Send each chunk as soon as it is encoded and read the replies at the end, so Redis
         runs one chunk while the next is encoded here. EVAL, not EVALSHA: a server that lost
         its script cache (a restart) still works, and the source is small beside a chunk."""
-        script, keys = self._scripts["enqueue"].script, self.keys.enqueue
+        script, keys = self._scripts["enqueue"].script, self._keys["enqueue"]
         pool = self.client.connection_pool
         conn: Any = pool.get_connection()  # redis-py leaves Connection's methods untyped
         try:
@@ -248,10 +251,10 @@ class RedisQueue(TaskQueue):
         prefix = f"{self.consumer}:{os.urandom(6).hex()}"
         args: list[Any] = [now, round(self.lease * 1000), count, prefix, self.max_deliveries]
         if not acks:  # no pipeline: one with a script first sends SCRIPT EXISTS, a round trip
-            return self._deliveries(self._scripts["take"](self.keys.all, args))
+            return self._deliveries(self._run("take", args))
         pipe = self.client.pipeline(transaction=False)
-        self._scripts["ack"](self.keys.all, [now, round(self.retention * 1000), *acks], pipe)
-        self._scripts["take"](self.keys.all, args, pipe)
+        self._run("ack", [now, round(self.retention * 1000), *acks], pipe)
+        self._run("take", args, pipe)
         try:
             replies = pipe.execute()
         except redis.RedisError:
@@ -288,7 +291,7 @@ class RedisQueue(TaskQueue):
             "queue %s: task %s cannot be decoded (%s); dead-lettered", self.name, task_id, exc
         )
         error = ErrorInfo("DecodeError", str(exc))
-        self._scripts["fail"](self.keys.all, self._fail_args(task_id, token, error, None))
+        self._run("fail", self._fail_args(task_id, token, error, None))
 
     def ack(self, delivery: Delivery, result: Any = None) -> None:
         check_json(result, "result")
@@ -308,7 +311,7 @@ class RedisQueue(TaskQueue):
             return []
         args: list[Any] = [self._now_ms(), round(self.retention * 1000), *acks]
         try:
-            reply = self._scripts["ack"](self.keys.all, args)
+            reply = self._run("ack", args)
         except redis.RedisError:
             with self._lock:
                 self._acks[:0] = acks
@@ -326,9 +329,7 @@ class RedisQueue(TaskQueue):
         task_id = delivery.task.id
         with self._lock:
             self._held.pop(task_id, None)
-        ok = self._scripts["fail"](
-            self.keys.all, self._fail_args(task_id, delivery.token, error, retry_in)
-        )
+        ok = self._run("fail", self._fail_args(task_id, delivery.token, error, retry_in))
         if not ok:
             self.lost_leases += 1
             log.warning("queue %s: lease lost before fail for %s", self.name, task_id)
@@ -376,10 +377,7 @@ class RedisQueue(TaskQueue):
         if not held:
             return []
         lost = [
-            _text(i)
-            for i in self._scripts["extend"](
-                self.keys.all, [self._now_ms(), round(self.lease * 1000), *held]
-            )
+            _text(i) for i in self._run("extend", [self._now_ms(), round(self.lease * 1000), *held])
         ]
         if lost:
             with self._lock:
@@ -473,14 +471,14 @@ class RedisQueue(TaskQueue):
     def requeue_dead(self, task_id: str | None = None) -> int:
         """Send one dead task (or all, with None) back to pending with its runs reset."""
         which = ["all"] if task_id is None else ["ids", task_id]
-        moved = int(self._scripts["requeue"](self.keys.all, [self._now_ms(), *which]))
+        moved = int(self._run("requeue", [self._now_ms(), *which]))
         if moved:
             self._wake.set()
         return moved
 
     def purge_dead(self) -> int:
         """Empty the dead-letter queue; return how many tasks were forgotten."""
-        return int(self._scripts["purge"](self.keys.all, []))
+        return int(self._run("purge", []))
 
     # ----------------------------------------------------------------- closing
     def close(self) -> None:
@@ -501,7 +499,7 @@ class RedisQueue(TaskQueue):
         self.flush()
         if unstarted:
             pairs = [x for d in unstarted for x in (d.task.id, d.token)]
-            self._scripts["release"](self.keys.all, [self._now_ms(), *pairs])
+            self._run("release", [self._now_ms(), *pairs])
         if self._heartbeat is not None:
             self._heartbeat.join(timeout=5)
 
@@ -518,6 +516,10 @@ class RedisQueue(TaskQueue):
     def delete(self) -> None:
         """Remove every key of this queue from Redis (for tests and notebooks)."""
         self.client.delete(*self.keys.all)
+
+    def _run(self, script: str, args: Sequence[Any], client: Any = None) -> Any:
+        """Run one of the Lua scripts with its keys (on ``client``: a pipeline, if given)."""
+        return self._scripts[script](self._keys[script], args, client)
 
     def _now_ms(self) -> int:
         return round(self.clock.now() * 1000)

@@ -54,18 +54,23 @@ def test_bad_script_arguments_are_refused_before_any_write(
     queue = queue_with_work
     before = snapshot(queue)
     with pytest.raises(redis.ResponseError, match="taskq: "):
-        keys = queue.keys.enqueue if script == "enqueue" else queue.keys.all
-        queue._scripts[script](keys, args)
+        queue._run(script, args)
     assert snapshot(queue) == before
 
 
-def test_pending_id_without_a_body_is_skipped(make_redis_queue: MakeQueue) -> None:
+def test_pending_id_without_a_body_is_dead_lettered_not_dropped(
+    make_redis_queue: MakeQueue,
+) -> None:
     queue = make_redis_queue()
     queue.client.rpush(queue.keys.pending, "ghost")
     task = Task("t")
     queue.put(task)
     delivery = queue.get(timeout=1)
     assert delivery is not None and delivery.task.id == task.id
+    [ghost] = queue.dead_letters()
+    assert (ghost.id, ghost.task, ghost.error.type) == ("ghost", None, "MissingBody")
+    info = queue.info("ghost")
+    assert info is not None and info.state == "dead"
 
 
 @pytest.mark.parametrize(

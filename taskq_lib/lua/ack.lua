@@ -1,3 +1,5 @@
+--- keys: done results counters
+--- include: lease state forget
 -- Mark deliveries done. ARGV: now_ms, retention_ms, then (id, token, result_json) triples
 -- (result_json '' for none). A delivery whose token is no longer current (its lease expired
 -- and the task went to another worker) changes nothing; those ids are returned.
@@ -7,12 +9,11 @@ local stale = {}
 local done = 0
 for i = 3, #ARGV, 3 do
   local id, token, result = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  if redis.call('HGET', TOKENS, id) == token then
-    redis.call('ZREM', INFLIGHT, id)
-    redis.call('HDEL', TOKENS, id)
+  if holds(id, token) then
+    release_lease(id)
     redis.call('ZADD', DONE, now, id)
     if result ~= '' then redis.call('HSET', RESULTS, id, result) end
-    set_state(id, 'succeeded', now)
+    set_state(id, STATUS.SUCCEEDED, now)
     done = done + 1
   else
     table.insert(stale, id)

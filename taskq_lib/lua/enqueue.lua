@@ -1,5 +1,6 @@
--- Add tasks. KEYS: only the first 6 (see keys.lua). ARGV: now_ms, then (id, body, due_ms)
--- triples; due_ms 0 means "ready now".
+--- keys: pending scheduled bodies state counters
+--- include: state nudge chunked
+-- Add tasks. ARGV: now_ms, then (id, body, due_ms) triples; due_ms 0 means "ready now".
 -- All or nothing: if any id is already known, nothing is added and those ids are returned.
 -- Each command is called once for the whole batch, not once per task: a call from Lua costs
 -- about 1.7 us whatever it does, more than the work of one small HSET.
@@ -11,10 +12,10 @@ if #ARGV == 4 then
   if redis.call('HSETNX', BODIES, id, ARGV[3]) == 0 then return {id} end
   if due > now then
     redis.call('ZADD', SCHEDULED, due, id)
-    set_state(id, 'scheduled', now)
+    set_state(id, STATUS.SCHEDULED, now)
   else
     redis.call('RPUSH', PENDING, id)
-    set_state(id, 'queued', now)
+    set_state(id, STATUS.QUEUED, now)
   end
   redis.call('HINCRBY', COUNTERS, 'enqueued', 1)
   nudge(1)
@@ -37,10 +38,10 @@ for i = 2, #ARGV, 3 do
   table.insert(states, id)
   if due > now then
     table.insert(later, due); table.insert(later, id)
-    table.insert(states, state_at('scheduled', now))
+    table.insert(states, state_at(STATUS.SCHEDULED, now))
   else
     table.insert(ready, id)
-    table.insert(states, state_at('queued', now))
+    table.insert(states, state_at(STATUS.QUEUED, now))
   end
 end
 call_chunked('HSET', BODIES, bodies)

@@ -1,16 +1,17 @@
+--- keys: pending attempts
+--- include: lease state nudge
 -- Give back deliveries that were taken but never started (a closing consumer's prefetch).
--- ARGV: now_ms, then (id, token) pairs. They go to the front of pending, run count undone.
+-- ARGV: now_ms, then (id, token) pairs. They go to the front of pending, attempt undone.
 local now = num(ARGV[1], 'now')
 groups_of(2, 2)
 local released = 0
 for i = #ARGV - 1, 2, -2 do  -- backwards, so LPUSH keeps their order
   local id, token = ARGV[i], ARGV[i + 1]
-  if redis.call('HGET', TOKENS, id) == token then
-    redis.call('ZREM', INFLIGHT, id)
-    redis.call('HDEL', TOKENS, id)
+  if holds(id, token) then
+    release_lease(id)
     redis.call('HINCRBY', ATTEMPTS, id, -1)
     redis.call('LPUSH', PENDING, id)
-    set_state(id, 'queued', now)
+    set_state(id, STATUS.QUEUED, now)
     released = released + 1
   end
 end

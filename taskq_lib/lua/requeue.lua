@@ -1,4 +1,6 @@
--- Dead-letter queue -> pending, run count reset. ARGV: now_ms, then 'all', or 'ids' and the
+--- keys: pending dead attempts
+--- include: state nudge
+-- Dead-letter queue -> pending, attempts reset. ARGV: now_ms, then 'all', or 'ids' and the
 -- ids. Returns how many were requeued; ids not in the dead-letter queue are skipped.
 local now, mode = num(ARGV[1], 'now'), ARGV[2]
 local ids = {}
@@ -10,7 +12,7 @@ for _, id in ipairs(ids) do
   if redis.call('ZREM', DEAD, id) == 1 then
     redis.call('HSET', ATTEMPTS, id, 0)
     redis.call('RPUSH', PENDING, id)
-    set_state(id, 'queued', now)
+    set_state(id, STATUS.QUEUED, now)
     moved = moved + 1
   end
 end

@@ -1,3 +1,5 @@
+--- keys: pending scheduled bodies counters inflight tokens attempts
+--- include: lease state bury
 -- Hand out up to `count` tasks. ARGV: now_ms, lease_ms, count, token_prefix, max_deliveries.
 -- Also, in the same atomic step: promote due scheduled tasks, and return expired leases to
 -- pending (or to the dead-letter queue once a task was delivered max_deliveries times).
@@ -11,20 +13,19 @@ local due = redis.call('ZRANGEBYSCORE', SCHEDULED, '-inf', now, 'LIMIT', 0, 1000
 for _, id in ipairs(due) do
   redis.call('ZREM', SCHEDULED, id)
   redis.call('RPUSH', PENDING, id)
-  set_state(id, 'queued', now)
+  set_state(id, STATUS.QUEUED, now)
 end
 
 local expired = redis.call('ZRANGEBYSCORE', INFLIGHT, '-inf', now, 'LIMIT', 0, 1000)
 for _, id in ipairs(expired) do
-  local runs = tonumber(redis.call('HGET', ATTEMPTS, id) or '0')
-  if max_deliveries > 0 and runs >= max_deliveries then
+  local attempts = tonumber(redis.call('HGET', ATTEMPTS, id) or '0')
+  if max_deliveries > 0 and attempts >= max_deliveries then
     bury(id, now, cjson.encode({type = 'LeaseExpired', traceback = '',
-      message = 'the worker stopped answering on each of ' .. runs .. ' deliveries'}))
+      message = 'the worker stopped answering on each of ' .. attempts .. ' deliveries'}))
   else
-    redis.call('ZREM', INFLIGHT, id)
-    redis.call('HDEL', TOKENS, id)
+    release_lease(id)
     redis.call('LPUSH', PENDING, id)  -- to the front: it has waited longest
-    set_state(id, 'queued', now)
+    set_state(id, STATUS.QUEUED, now)
     redis.call('HINCRBY', COUNTERS, 'redelivered', 1)
   end
 end
@@ -39,12 +40,17 @@ if ids then
       local token = prefix .. ':' .. i
       redis.call('HSET', TOKENS, id, token)
       redis.call('ZADD', INFLIGHT, now + lease, id)
-      local runs = redis.call('HINCRBY', ATTEMPTS, id, 1)
-      set_state(id, 'running', now)
+      local attempts = redis.call('HINCRBY', ATTEMPTS, id, 1)
+      set_state(id, STATUS.RUNNING, now)
       table.insert(out, id)
       table.insert(out, token)
-      table.insert(out, runs)
+      table.insert(out, attempts)
       table.insert(out, body)
+    else
+      -- An id without a body (written by another client, or a half-deleted task): it cannot
+      -- run, but it must not vanish either.
+      bury(id, now, cjson.encode({type = 'MissingBody', traceback = '',
+        message = 'task id ' .. id .. ' was pending but its body is missing'}))
     end
   end
 end
