@@ -24,21 +24,23 @@ class Part:
     holds: str
 
 
-PARTS = (
-    Part("pending", "list", "ids that may run now, oldest first"),
-    Part("scheduled", "zset", "id -> due time (ms): delayed tasks and retries"),
-    Part("bodies", "hash", "id -> task JSON, as enqueued (never rewritten)"),
-    Part("state", "hash", 'id -> "status:ms", e.g. "queued:1700000000000"'),
-    Part("wakeup", "list", "a nudge for consumers blocked waiting for work"),
-    Part("counters", "hash", "totals since the queue was created"),
-    Part("inflight", "zset", "id -> lease deadline (ms)"),
-    Part("tokens", "hash", "id -> token of the current delivery"),
-    Part("dead", "zset", "id -> time of death (ms): the dead-letter queue"),
-    Part("done", "zset", "id -> time of success (ms), kept for the retention time"),
-    Part("attempts", "hash", "id -> deliveries so far"),
-    Part("errors", "hash", "id -> last error JSON"),
-    Part("results", "hash", "id -> result JSON"),
-)
+# name       type  what it holds
+_TABLE = """
+pending      list  ids that may run now, oldest first
+scheduled    zset  id -> due time (ms): delayed tasks and retries
+bodies       hash  id -> task JSON, as enqueued (never rewritten)
+state        hash  id -> "status:ms", e.g. "queued:1700000000000"
+wakeup       list  a nudge for consumers blocked waiting for work
+counters     hash  totals since the queue was created
+inflight     zset  id -> lease deadline (ms)
+tokens       hash  id -> token of the current delivery
+dead         zset  id -> time of death (ms): the dead-letter queue
+done         zset  id -> time of success (ms), kept for the retention time
+attempts     hash  id -> attempts so far (deliveries to a worker)
+errors       hash  id -> last error JSON
+results      hash  id -> result JSON
+"""
+PARTS = tuple(Part(*line.split(maxsplit=2)) for line in _TABLE.strip().splitlines())
 #: Each part by name.
 BY_NAME = {part.name: part for part in PARTS}
 

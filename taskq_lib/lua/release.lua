@@ -1,5 +1,5 @@
---- keys: pending attempts
---- include: lease state nudge
+--- keys: attempts
+--- include: lease pending nudge
 -- Give back deliveries that were taken but never started (a closing consumer's prefetch).
 -- ARGV: now_ms, then (id, token) pairs. They go to the front of pending, attempt undone.
 local now = num(ARGV[1], 'now')
@@ -10,10 +10,8 @@ for i = #ARGV - 1, 2, -2 do  -- backwards, so LPUSH keeps their order
   if holds(id, token) then
     release_lease(id)
     redis.call('HINCRBY', ATTEMPTS, id, -1)
-    redis.call('LPUSH', PENDING, id)
-    set_state(id, STATUS.QUEUED, now)
+    make_pending(id, now, true)
     released = released + 1
   end
 end
-if released > 0 then nudge(released) end
-return released
+return nudged(released)

@@ -1,5 +1,5 @@
---- keys: pending dead attempts
---- include: state nudge
+--- keys: dead attempts
+--- include: pending nudge
 -- Dead-letter queue -> pending, attempts reset. ARGV: now_ms, then 'all', or 'ids' and the
 -- ids. Returns how many were requeued; ids not in the dead-letter queue are skipped.
 local now, mode = num(ARGV[1], 'now'), ARGV[2]
@@ -11,10 +11,8 @@ local moved = 0
 for _, id in ipairs(ids) do
   if redis.call('ZREM', DEAD, id) == 1 then
     redis.call('HSET', ATTEMPTS, id, 0)
-    redis.call('RPUSH', PENDING, id)
-    set_state(id, STATUS.QUEUED, now)
+    make_pending(id, now, false)
     moved = moved + 1
   end
 end
-if moved > 0 then nudge(moved) end
-return moved
+return nudged(moved)

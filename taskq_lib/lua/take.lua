@@ -1,5 +1,5 @@
 --- keys: pending scheduled bodies counters inflight tokens attempts
---- include: lease state bury
+--- include: lease state pending bury
 -- Hand out up to `count` tasks. ARGV: now_ms, lease_ms, count, token_prefix, max_deliveries.
 -- Also, in the same atomic step: promote due scheduled tasks, and return expired leases to
 -- pending (or to the dead-letter queue once a task was delivered max_deliveries times).
@@ -12,8 +12,7 @@ if count < 0 or count > 10000 then error('taskq: count must be 0..10000') end
 local due = redis.call('ZRANGEBYSCORE', SCHEDULED, '-inf', now, 'LIMIT', 0, 1000)
 for _, id in ipairs(due) do
   redis.call('ZREM', SCHEDULED, id)
-  redis.call('RPUSH', PENDING, id)
-  set_state(id, STATUS.QUEUED, now)
+  make_pending(id, now, false)
 end
 
 local expired = redis.call('ZRANGEBYSCORE', INFLIGHT, '-inf', now, 'LIMIT', 0, 1000)
@@ -24,8 +23,7 @@ for _, id in ipairs(expired) do
       message = 'the worker stopped answering on each of ' .. attempts .. ' deliveries'}))
   else
     release_lease(id)
-    redis.call('LPUSH', PENDING, id)  -- to the front: it has waited longest
-    set_state(id, STATUS.QUEUED, now)
+    make_pending(id, now, true)  -- to the front: it has waited longest
     redis.call('HINCRBY', COUNTERS, 'redelivered', 1)
   end
 end

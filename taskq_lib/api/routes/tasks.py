@@ -51,13 +51,15 @@ def enqueue(
     return Accepted(task_id=task.id, type=task.type, status=status)
 
 
-@writes.post(
-    "/tasks",
-    status_code=202,
-    response_model=Accepted,
-    responses=documented(400, 413, 415, 422, 503),
-    summary="Enqueue a task",
-)
+#: What both enqueue routes answer.
+ENQUEUE: dict[str, Any] = {
+    "status_code": 202,
+    "response_model": Accepted,
+    "responses": documented(400, 413, 415, 422, 503),
+}
+
+
+@writes.post("/tasks", summary="Enqueue a task", **ENQUEUE)
 def post_task(body: TaskRequest, response: Response, taskq: Taskq) -> Accepted:
     """Check the task and queue it. 202 means accepted, not done: ask ``GET /tasks/{id}``."""
     return enqueue(
@@ -71,13 +73,7 @@ def post_task(body: TaskRequest, response: Response, taskq: Taskq) -> Accepted:
     )
 
 
-@writes.post(
-    "/queue/{task_type}",
-    status_code=202,
-    response_model=Accepted,
-    responses=documented(400, 413, 415, 422, 503),
-    summary="Enqueue a task (the original's route)",
-)
+@writes.post("/queue/{task_type}", summary="Enqueue a task (the original's route)", **ENQUEUE)
 def post_queue(
     task_type: Annotated[str, Path(description="A registered task type.")],
     payload: dict[str, Any],

@@ -8,3 +8,9 @@ local function nudge(n)
     redis.call('LTRIM', WAKEUP, 0, 7)
   end
 end
+
+-- Nudge for n tasks made pending, if any; returns n.
+local function nudged(n)
+  if n > 0 then nudge(n) end
+  return n
+end

@@ -1,0 +1,7 @@
+--- keys: pending
+--- include: state
+-- Put a task on pending, at the back (its turn) or at the front (it has waited longest).
+local function make_pending(id, now, front)
+  redis.call(front and 'LPUSH' or 'RPUSH', PENDING, id)
+  set_state(id, STATUS.QUEUED, now)
+end
