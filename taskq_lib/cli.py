@@ -42,7 +42,7 @@ from .errors import InvalidTask
 from .events import LoggedEvents
 from .memory import MemoryQueue
 from .redis_queue import RedisQueue
-from .registry import Registry
+from .registry import Registry, submit
 from .status import InspectableQueue, TrackedQueue
 from .task import Task
 from .worker import WorkerPool
@@ -437,7 +437,7 @@ def run_enqueue(args: argparse.Namespace) -> int:
     if not isinstance(payload, dict):
         raise UsageError('JSON must be a JSON object, like \'{"to": "ana@example.com"}\'')
     fields: dict[str, Any] = {"priority": args.priority, "max_retries": args.max_retries}
-    try:
+    try:  # checked before connecting to Redis: Registry.enqueue in two steps
         if args.app:
             task = load_registry(args.app).new_task(args.type, payload, **fields)
         else:
@@ -446,7 +446,7 @@ def run_enqueue(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     client, _ = _client(args)
     try:
-        _queue(args.queue, client).put(task, delay=args.delay)
+        submit(_queue(args.queue, client), task, delay=args.delay)
     except InvalidTask as exc:  # too large for the queue
         raise UsageError(str(exc)) from None
     print(task.id)

@@ -38,10 +38,10 @@ import redis
 from .clock import SYSTEM_CLOCK, Clock
 from .deadletter import DeadLetter, ErrorInfo
 from .errors import DecodeError, InvalidTask, QueueClosed
-from .interface import Delivery, TaskQueue
+from .interface import Delivery
 from .keys import QueueKeys
 from .scripts import assemble, load
-from .status import TaskInfo
+from .status import InspectableQueue, TaskInfo
 from .task import DEFAULT_MAX_BYTES, Task, check_json, decode, dumps, encode
 
 log = logging.getLogger("taskq.redis")
@@ -53,7 +53,7 @@ LOCAL_WAIT = 0.25
 ENQUEUE_CHUNK = 500
 
 
-class RedisQueue(TaskQueue):
+class RedisQueue(InspectableQueue):
     """A queue in Redis with at-least-once delivery.
 
     Args:

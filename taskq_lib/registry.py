@@ -15,7 +15,7 @@ from .errors import UnknownTaskType
 from .events import ENQUEUED, REFUSED, Event, EventLog
 from .interface import TaskQueue
 from .retry import RetryPolicy
-from .task import Task, validate_type
+from .task import Task, encode, validate_type
 
 Handler = Callable[[Task], Any]
 
@@ -86,18 +86,47 @@ class Registry:
         payload: dict[str, Any] | None = None,
         *,
         delay: float = 0.0,
+        timeout: float | None = None,
+        max_bytes: int | None = None,
         events: EventLog | None = None,
         **fields: Any,
     ) -> Task:
-        """Check, build and put a task on ``queue``; return it (its ``id`` is the handle)."""
+        """Check, build and put a task on ``queue``; return it (its ``id`` is the handle).
+
+        The one way the API, the command line and programs enqueue. Refused with
+        `UnknownTaskType` or `InvalidTask` before anything is queued; see `submit` for the rest.
+        """
         task = self.new_task(task_type, payload, **fields)
-        # Recorded first, so a worker's `started` can never come before it in the log.
+        return submit(queue, task, delay=delay, timeout=timeout, max_bytes=max_bytes, events=events)
+
+
+def submit(
+    queue: TaskQueue,
+    task: Task,
+    *,
+    delay: float = 0.0,
+    timeout: float | None = None,
+    max_bytes: int | None = None,
+    events: EventLog | None = None,
+) -> Task:
+    """Put a built task on ``queue``: `Registry.enqueue` without the registry's type check.
+
+    Args:
+        delay: seconds before the task may run.
+        timeout: seconds to wait for room in a bounded queue before `QueueFull`.
+        max_bytes: if given, `PayloadTooLarge` for a task whose encoding is bigger (queues that
+            do not encode tasks check no size of their own).
+        events: where to record ``enqueued`` (before the put, so that a worker's ``started``
+            cannot come first) and, if the put fails, ``refused``.
+    """
+    if max_bytes is not None:
+        encode(task, max_bytes)
+    if events is not None:
+        events.record(Event(task.created_at, ENQUEUED, task.id, task.type))
+    try:
+        queue.put(task, delay=delay, timeout=timeout)
+    except Exception as exc:
         if events is not None:
-            events.record(Event(task.created_at, ENQUEUED, task.id, task.type))
-        try:
-            queue.put(task, delay=delay)
-        except Exception as exc:
-            if events is not None:
-                events.record(Event(task.created_at, REFUSED, task.id, task.type, detail=str(exc)))
-            raise
-        return task
+            events.record(Event(task.created_at, REFUSED, task.id, task.type, detail=str(exc)))
+        raise
+    return task

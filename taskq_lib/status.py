@@ -10,10 +10,11 @@ scripts with it. Add a state here and the scripts, the API schema and the in-mem
 from __future__ import annotations
 
 import threading
+from abc import abstractmethod
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from .deadletter import DeadLetter, ErrorInfo
 from .interface import Delivery, TaskQueue
@@ -48,28 +49,20 @@ class TaskInfo:
     updated_at: float | None
 
 
-@runtime_checkable
-class InspectableQueue(Protocol):
-    """A queue that can say what became of a task; what the API needs.
+class InspectableQueue(TaskQueue):
+    """A queue that can also say what became of each task: what the HTTP API needs.
 
     `RedisQueue` is one (status lives in Redis). Wrap an in-memory queue in `TrackedQueue`.
     """
 
-    name: str
+    @abstractmethod
+    def info(self, task_id: str) -> TaskInfo | None:
+        """What became of a task: state, attempts, last error, result; None if unknown."""
 
-    def put(self, task: Task, *, delay: float = 0.0, timeout: float | None = None) -> None: ...
-
-    def __len__(self) -> int: ...
-
-    def dead_letters(self, limit: int = 1000) -> list[DeadLetter]: ...
-
-    def info(self, task_id: str) -> TaskInfo | None: ...
-
-    def stats(self) -> dict[str, int]: ...
-
-    def requeue_dead(self, task_id: str | None = None) -> int: ...
-
-    def purge_dead(self) -> int: ...
+    @abstractmethod
+    def stats(self) -> dict[str, int]:
+        """How many tasks are ``pending``, ``scheduled``, ``in_flight``, ``dead`` and ``done``
+        now, and ``total_<event>`` counts since the queue was created."""
 
 
 @dataclass
@@ -82,7 +75,7 @@ class _Record:
     result: Any = None
 
 
-class TrackedQueue(TaskQueue):
+class TrackedQueue(InspectableQueue):
     """An in-memory queue that remembers what became of each task, for ``GET /tasks/{id}``.
 
     A `MemoryQueue` forgets a task as soon as a worker takes it. This wrapper keeps one small

@@ -205,6 +205,24 @@ def test_enqueued_events_are_recorded_when_asked() -> None:
     assert (event.kind, event.task_id, event.task_type) == ("enqueued", task_id, "email")
 
 
+def test_the_api_records_enqueued_before_the_put_and_refused_when_full() -> None:
+    events = EventLog()
+
+    class SeesItsEvent(TrackedQueue):
+        def put(self, task: Task, *, delay: float = 0.0, timeout: float | None = None) -> None:
+            # A worker may take the task the moment it is put: "enqueued" must be there first.
+            assert [e.kind for e in events.events() if e.task_id == task.id] == ["enqueued"]
+            super().put(task, delay=delay, timeout=timeout)
+
+    queue = SeesItsEvent(MemoryQueue(maxsize=1))
+    client = TestClient(create_app(queue, make_registry(), events=events, put_timeout=0.01))
+    first = client.post("/queue/email", json={})
+    second = client.post("/queue/email", json={})
+    assert (first.status_code, second.status_code) == (202, 503)
+    kinds = [(e.kind, e.task_id == first.json()["task_id"]) for e in events.events()]
+    assert kinds == [("enqueued", True), ("enqueued", False), ("refused", False)]
+
+
 # --------------------------------------------------------------------- bad input
 LIMIT = 1024  # a small body limit, so the 413 cases stay small
 

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from taskq_lib import InvalidTask, MemoryQueue, Registry, RetryPolicy, Task, UnknownTaskType
+from taskq_lib import (
+    InvalidTask,
+    MemoryQueue,
+    PayloadTooLarge,
+    QueueFull,
+    Registry,
+    RetryPolicy,
+    Task,
+    UnknownTaskType,
+)
 from taskq_lib.events import EventLog
 
 
@@ -47,3 +56,15 @@ def test_enqueue_records_an_event_and_returns_the_task() -> None:
     assert task.priority == 2 and len(queue) == 1
     [event] = events.events()
     assert event.kind == "enqueued" and event.task_id == task.id
+
+
+def test_enqueue_honours_the_timeout_and_the_size_limit_and_records_refusals() -> None:
+    registry = Registry()
+    registry.register("email", lambda task: None)
+    queue, events = MemoryQueue(maxsize=1, put_timeout=60), EventLog()
+    registry.enqueue(queue, "email", {}, events=events)
+    with pytest.raises(QueueFull):  # the queue's own 60 s would fail the test's timeout
+        registry.enqueue(queue, "email", {}, events=events, timeout=0.01)
+    with pytest.raises(PayloadTooLarge):
+        registry.enqueue(MemoryQueue(), "email", {"big": "x" * 500}, max_bytes=200)
+    assert [e.kind for e in events.events()] == ["enqueued", "enqueued", "refused"]

@@ -8,9 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Response
 
 from ...errors import InvalidTask, PayloadTooLarge, QueueClosed, QueueFull, UnknownTaskType
-from ...events import ENQUEUED, Event
 from ...status import Status
-from ...task import encode
 from ..deps import Settings, Taskq
 from ..errors import ApiError, documented
 from ..models import Accepted, TaskRequest, TaskStatus, task_status
@@ -26,12 +24,19 @@ reads = APIRouter()
 def enqueue(
     taskq: Settings, task_type: str, payload: dict[str, Any], response: Response, **fields: Any
 ) -> Accepted:
-    queue, registry = taskq.queue, taskq.registry
+    queue = taskq.queue
     delay = fields.pop("delay_seconds", 0.0)
     try:
-        task = registry.new_task(task_type, payload, **fields)
-        encode(task, taskq.max_task_bytes)  # the size check, for queues that do not encode
-        queue.put(task, delay=delay, timeout=taskq.put_timeout)
+        task = taskq.registry.enqueue(
+            queue,
+            task_type,
+            payload,
+            delay=delay,
+            timeout=taskq.put_timeout,
+            max_bytes=taskq.max_task_bytes,
+            events=taskq.events,
+            **fields,
+        )
     except UnknownTaskType as exc:
         raise ApiError(422, str(exc), known_types=exc.known) from None
     except PayloadTooLarge as exc:
@@ -43,8 +48,6 @@ def enqueue(
         raise ApiError(503, "the queue is full; try again later", headers=taskq.busy) from None
     except QueueClosed:
         raise ApiError(503, "the queue is closing; try again later", headers=taskq.busy) from None
-    if taskq.events is not None:
-        taskq.events.record(Event(task.created_at, ENQUEUED, task.id, task.type))
     status = Status.SCHEDULED if delay > 0 else Status.QUEUED
     log.debug("enqueued %s task %s (%s)", task.type, task.id, status)
     response.headers["Location"] = f"/tasks/{task.id}"
