@@ -29,7 +29,9 @@ def redis_url() -> str | None:
 def get_redis(url: str | None = None, **options: Any) -> redis.Redis:
     """A Redis client: for ``url``, else ``$TASKQ_REDIS_URL``, else the embedded fake server.
 
-    Extra keyword arguments go to the client (for example ``socket_timeout``).
+    The course's one-liner. `describe` says which one it is. The library itself never calls
+    this: a `RedisQueue` gets its client from you. Extra keyword arguments go to the client
+    (for example ``socket_timeout``).
     """
     url = url or redis_url()
     if url:
@@ -40,7 +42,13 @@ def get_redis(url: str | None = None, **options: Any) -> redis.Redis:
 def fake_redis(**options: Any) -> redis.Redis:
     """A client of the embedded fakeredis server that this whole process shares."""
     global _fake_server
-    import fakeredis
+    try:
+        import fakeredis
+    except ImportError:
+        raise ImportError(
+            f"the embedded fake Redis needs fakeredis: pip install 'taskq-lib[fake]', or set "
+            f"{REDIS_URL_ENV} to use a real Redis server"
+        ) from None
 
     with _fake_lock:
         if _fake_server is None:

@@ -58,7 +58,9 @@ class RedisQueue(InspectableQueue):
 
     Args:
         name: the queue's name; its keys are ``taskq:{name}:*``.
-        client: a redis-py client (``connection.get_redis()`` gives the configured one).
+        client: a redis-py client. There is no default: a service must not fall back to an
+            in-process fake without saying so. ``connection.get_redis()`` picks the course's
+            (the fake, or the server ``TASKQ_REDIS_URL`` names).
         lease: seconds a delivery stays ours without a heartbeat.
         prefetch: most tasks taken per round trip and held locally.
         ack_batch: acknowledgements collected before one round trip sends them.
@@ -77,8 +79,8 @@ class RedisQueue(InspectableQueue):
 
     def __init__(
         self,
-        name: str = "default",
-        client: redis.Redis | None = None,
+        name: str,
+        client: redis.Redis,
         *,
         lease: float = 30.0,
         prefetch: int = 1,
@@ -96,10 +98,11 @@ class RedisQueue(InspectableQueue):
             raise ValueError("lease and reaper_period must be > 0")
         if prefetch < 1 or ack_batch < 1:
             raise ValueError("prefetch and ack_batch must be >= 1")
-        if client is None:
-            from .connection import get_redis
-
-            client = get_redis()
+        if not isinstance(client, redis.Redis):
+            raise TypeError(
+                f"client must be a redis.Redis, not {type(client).__name__}: a service passes "
+                "redis.Redis.from_url(...), a notebook taskq_lib.connection.get_redis()"
+            )
         self.name = name
         self.keys = QueueKeys(name)
         self.client = client
