@@ -18,7 +18,7 @@ from typing import Any
 from .clock import SYSTEM_CLOCK, Clock
 from .deadletter import DeadLetter, ErrorInfo
 from .errors import QueueClosed, QueueFull
-from .interface import Delivery, TaskQueue
+from .interface import Delivery, TaskQueue, check_put
 from .task import Task, check_json
 
 
@@ -73,8 +73,7 @@ class MemoryQueue(TaskQueue):
 
     # The interface.
     def put(self, task: Task, *, delay: float = 0.0, timeout: float | None = None) -> None:
-        if delay < 0:
-            raise ValueError("delay must be >= 0")
+        check_put(delay, timeout)
         with self._lock:  # the lock of both conditions; entering it directly is cheaper
             if self._closed:
                 raise QueueClosed(f"queue {self.name!r} is closed")

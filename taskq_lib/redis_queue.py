@@ -38,7 +38,7 @@ import redis
 from .clock import SYSTEM_CLOCK, Clock
 from .deadletter import DeadLetter, ErrorInfo
 from .errors import DecodeError, InvalidTask, QueueClosed
-from .interface import Delivery
+from .interface import Delivery, check_put
 from .keys import QueueKeys
 from .scripts import assemble, load
 from .status import InspectableQueue, TaskInfo
@@ -139,9 +139,10 @@ class RedisQueue(InspectableQueue):
 
     # ----------------------------------------------------------------- producing
     def put(self, task: Task, *, delay: float = 0.0, timeout: float | None = None) -> None:
+        """Add a task (one atomic script). Redis has no bound: ``timeout`` never waits."""
         # The hottest call, so its own path: no chunking, and EVALSHA straight through
         # execute_command with the arguments that never change already encoded.
-        now, due = self._enqueue_times(delay)
+        now, due = self._enqueue_times(delay, timeout)
         args = (now, task.id, encode(task, self.max_bytes), due)
         client: Any = self.client  # redis-py leaves execute_command untyped
         try:
@@ -151,13 +152,15 @@ class RedisQueue(InspectableQueue):
             known = client.execute_command("EVALSHA", *self._enqueue_head, *args)
         self._check_known(known)
 
-    def put_many(self, tasks: Iterable[Task], *, delay: float = 0.0) -> None:
+    def put_many(
+        self, tasks: Iterable[Task], *, delay: float = 0.0, timeout: float | None = None
+    ) -> None:
         """Add tasks in as few round trips as possible (one script call per 500 tasks).
 
         Each call is atomic per chunk: if a task id is already known, that chunk adds nothing
         and `InvalidTask` names the id.
         """
-        now, due = self._enqueue_times(delay)
+        now, due = self._enqueue_times(delay, timeout)
         chunks = _chunks(tasks, ENQUEUE_CHUNK)
         first = next(chunks, None)
         if first is None:
@@ -170,12 +173,11 @@ class RedisQueue(InspectableQueue):
             replies = self._stream_enqueue(args, itertools.chain([second], chunks), now, due)
         self._check_known([i for reply in replies for i in reply])
 
-    def _enqueue_times(self, delay: float) -> tuple[int, int]:
+    def _enqueue_times(self, delay: float, timeout: float | None) -> tuple[int, int]:
         """Now and the due time (0: ready now), in ms; refused on a closed queue."""
+        check_put(delay, timeout)
         if self._closed:
             raise QueueClosed(f"queue {self.name!r} is closed")
-        if delay < 0 or math.isnan(delay):
-            raise ValueError("delay must be >= 0")
         now = self._now_ms()
         return now, (now + round(delay * 1000) if delay > 0 else 0)
 

@@ -221,6 +221,9 @@ class TrackedQueue(InspectableQueue):
     def close(self) -> None:
         self.inner.close()
 
+    def wake(self) -> None:
+        self.inner.wake()
+
     @property
     def closed(self) -> bool:
         return self.inner.closed

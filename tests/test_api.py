@@ -14,12 +14,12 @@ from urllib.parse import quote
 import fakeredis
 import pytest
 import redis
-from conftest import free_port
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from support import free_port
 
 from taskq_lib import (
     EventLog,

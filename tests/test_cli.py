@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from conftest import free_port
+from support import free_port
 
 from taskq_lib import ErrorInfo, Task, __version__
 from taskq_lib.cli import UsageError, load_registry, main

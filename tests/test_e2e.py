@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import free_port
+from support import free_port
 
 pytestmark = [pytest.mark.real_redis, pytest.mark.slow]
 

@@ -285,9 +285,9 @@ def test_many_consumers_and_delays_lose_nothing_and_run_nothing_twice(
 
 
 def test_unreachable_redis_raises_connection_error() -> None:
-    from conftest import free_port
     from redis.backoff import NoBackoff
     from redis.retry import Retry
+    from support import free_port
 
     client = redis.Redis(port=free_port(), socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))
     queue = RedisQueue("x", client)
