@@ -83,7 +83,7 @@ class TaskQueue(ABC):
 
     @abstractmethod
     def requeue_dead(self, task_id: str | None = None) -> int:
-        """Send one dead task (or all, with None) back to run again, runs reset; how many."""
+        """Send one dead task (or all, with None) back to run again, attempts reset; how many."""
 
     @abstractmethod
     def purge_dead(self) -> int:

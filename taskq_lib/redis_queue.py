@@ -10,7 +10,7 @@ taking a task moves it atomically (one Lua script) from *pending* to *in flight*
 While a handler runs, a heartbeat thread renews the leases this consumer holds. Acknowledge
 and fail are scripts that check the token, so a worker whose lease expired cannot complete a
 task that was meanwhile handed to another worker. Expired leases go back to pending (or, after
-``max_deliveries`` deliveries, to the dead-letter queue) inside the next take, run by any
+``max_attempts`` attempts, to the dead-letter queue) inside the next take, run by any
 consumer. The same take script promotes due delayed tasks, so no task is promoted twice
 however many consumers run. Every state change is one script: nothing is lost between two
 commands.
@@ -64,8 +64,8 @@ class RedisQueue(InspectableQueue):
         lease: seconds a delivery stays ours without a heartbeat.
         prefetch: most tasks taken per round trip and held locally.
         ack_batch: acknowledgements collected before one round trip sends them.
-        max_deliveries: deliveries whose lease expired before the task is dead-lettered
-            (a task that keeps killing its worker); 0 means no limit.
+        max_attempts: attempts whose lease expired before the task is dead-lettered (a task
+            that keeps killing its worker); 0 means no limit.
         retention: seconds a succeeded task's status and result are kept.
         dead_max, dead_max_age: bounds of the dead-letter queue (tasks, seconds).
         max_bytes: the largest encoded task accepted.
@@ -85,7 +85,7 @@ class RedisQueue(InspectableQueue):
         lease: float = 30.0,
         prefetch: int = 1,
         ack_batch: int = 1,
-        max_deliveries: int = 10,
+        max_attempts: int = 10,
         retention: float = 24 * 3600.0,
         dead_max: int = 10_000,
         dead_max_age: float = 7 * 24 * 3600.0,
@@ -109,7 +109,7 @@ class RedisQueue(InspectableQueue):
         self.lease = lease
         self.prefetch = prefetch
         self.ack_batch = ack_batch
-        self.max_deliveries = max_deliveries
+        self.max_attempts = max_attempts
         self.retention = retention
         self.dead_max = dead_max
         self.dead_max_age = dead_max_age
@@ -254,7 +254,7 @@ class RedisQueue(InspectableQueue):
             acks, self._acks = self._acks, []
         now = self._now_ms()
         prefix = f"{self.consumer}:{os.urandom(6).hex()}"
-        args: list[Any] = [now, round(self.lease * 1000), count, prefix, self.max_deliveries]
+        args: list[Any] = [now, round(self.lease * 1000), count, prefix, self.max_attempts]
         if not acks:  # no pipeline: one with a script first sends SCRIPT EXISTS, a round trip
             return self._deliveries(self._run("take", args))
         pipe = self.client.pipeline(transaction=False)
@@ -273,14 +273,14 @@ class RedisQueue(InspectableQueue):
         """Decode a take script's reply; dead-letter bodies that cannot be decoded."""
         deliveries = []
         for i in range(1, len(reply), 4):
-            task_id, token, runs, body = (
+            task_id, token, attempts, body = (
                 _text(reply[i]),
                 _text(reply[i + 1]),
                 reply[i + 2],
                 reply[i + 3],
             )
             try:
-                task = decode(body, attempts=int(runs))
+                task = decode(body, attempts=int(attempts))
             except DecodeError as exc:
                 self._bury_undecodable(task_id, token, exc)
                 continue
@@ -420,7 +420,7 @@ class RedisQueue(InspectableQueue):
         return {**now, **totals}
 
     def info(self, task_id: str) -> TaskInfo | None:
-        """What became of a task: its state, runs, last error and result; None if unknown."""
+        """What became of a task: its state, attempts, last error and result; None if unknown."""
         keys = self.keys
         pipe = self.client.pipeline(transaction=False)
         for key in (
@@ -431,20 +431,20 @@ class RedisQueue(InspectableQueue):
             keys.results,
         ):
             pipe.hget(key, task_id)
-        state_at, runs, body, error, result = pipe.execute()
+        state_at, attempts, body, error, result = pipe.execute()
         if state_at is None:
             return None
         state, _, updated = _text(state_at).partition(":")  # "status:ms"; see lua/keys.lua
         task = None
         if body is not None:
             try:
-                task = decode(body, attempts=int(runs or 0))
+                task = decode(body, attempts=int(attempts or 0))
             except DecodeError:
                 task = None
         return TaskInfo(
             id=task_id,
             state=state,
-            attempts=int(runs or 0),
+            attempts=int(attempts or 0),
             task=task,
             last_error=None if error is None else ErrorInfo.from_dict(json.loads(error)),
             result=None if result is None else json.loads(result),
@@ -463,18 +463,18 @@ class RedisQueue(InspectableQueue):
         replies = pipe.execute()
         out = []
         for n, (member, score) in enumerate(entries):
-            body, error, runs = replies[3 * n : 3 * n + 3]
+            body, error, attempts = replies[3 * n : 3 * n + 3]
             task, raw = None, None
             try:
-                task = decode(body, attempts=int(runs or 0)) if body is not None else None
+                task = decode(body, attempts=int(attempts or 0)) if body is not None else None
             except DecodeError:
                 raw = _text(body)[:1000]
             err = ErrorInfo.from_dict(json.loads(error)) if error else ErrorInfo("Unknown", "")
-            out.append(DeadLetter(_text(member), task, err, int(runs or 0), score / 1000, raw))
+            out.append(DeadLetter(_text(member), task, err, int(attempts or 0), score / 1000, raw))
         return out
 
     def requeue_dead(self, task_id: str | None = None) -> int:
-        """Send one dead task (or all, with None) back to pending with its runs reset."""
+        """Send one dead task (or all, with None) back to pending with its attempts reset."""
         which = ["all"] if task_id is None else ["ids", task_id]
         moved = int(self._run("requeue", [self._now_ms(), *which]))
         if moved:

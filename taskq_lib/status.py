@@ -79,7 +79,7 @@ class TrackedQueue(InspectableQueue):
     """An in-memory queue that remembers what became of each task, for ``GET /tasks/{id}``.
 
     A `MemoryQueue` forgets a task as soon as a worker takes it. This wrapper keeps one small
-    record per task (status, runs, last error, result), updated as tasks pass through it. Give
+    record per task (status, attempts, last error, result), updated as tasks pass through it. Give
     the same `TrackedQueue` to the API and to the `WorkerPool`: what bypasses it is not seen.
 
     Args:
@@ -163,7 +163,7 @@ class TrackedQueue(InspectableQueue):
         return self.inner.dead_letters(limit)
 
     def requeue_dead(self, task_id: str | None = None) -> int:
-        """Put one dead task (or all, with None) back to run again, with its runs reset."""
+        """Put one dead task (or all, with None) back to run again, with its attempts reset."""
         ids = [d.id for d in self.inner.dead_letters()] if task_id is None else [task_id]
         moved = 0
         for one in ids:

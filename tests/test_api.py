@@ -34,7 +34,6 @@ from taskq_lib.api import InspectableQueue, TrackedQueue, create_app
 from taskq_lib.deadletter import ErrorInfo
 from taskq_lib.redis_queue import RedisQueue
 
-NO_RETRY = RetryPolicy(max_retries=0)
 ERROR = ErrorInfo("RuntimeError", "boom")
 
 
@@ -81,7 +80,8 @@ def state(queue: InspectableQueue) -> tuple[int, dict[str, int], int]:
 
 def run_workers(queue: Any, finals: int) -> EventLog:
     """Run workers until ``finals`` tasks have succeeded or died; return their events."""
-    pool = WorkerPool(queue, make_registry(), concurrency=2, retry=NO_RETRY, poll=0.05).start()
+    no_retry = RetryPolicy(max_retries=0)
+    pool = WorkerPool(queue, make_registry(), concurrency=2, retry=no_retry, poll=0.05).start()
     try:
         assert pool.events.wait_for_final(finals, timeout=10)
     finally:

@@ -69,7 +69,7 @@ def test_heartbeat_keeps_the_lease(make_redis_queue: MakeQueue) -> None:
 
 def test_task_that_keeps_killing_workers_is_dead_lettered(make_redis_queue: MakeQueue) -> None:
     clock = ManualClock()
-    queue = make_redis_queue(lease=1, max_deliveries=3, clock=clock)
+    queue = make_redis_queue(lease=1, max_attempts=3, clock=clock)
     queue.put(Task("poison"))
     for run in range(1, 4):
         delivery = queue.get(timeout=1)
