@@ -19,7 +19,8 @@ from .clock import SYSTEM_CLOCK, Clock
 from .deadletter import DeadLetter, ErrorInfo
 from .errors import QueueClosed, QueueFull
 from .interface import Delivery, TaskQueue, check_put
-from .task import Task, check_json
+from .limits import check_payload
+from .task import Task
 
 
 class MemoryQueue(TaskQueue):
@@ -157,7 +158,7 @@ class MemoryQueue(TaskQueue):
             self._push_pending(heapq.heappop(self._scheduled)[2])
 
     def ack(self, delivery: Delivery, result: Any = None) -> None:
-        check_json(result, "result")
+        check_payload(result, field="result")
         self._in_flight.pop(delivery.token, None)  # one atomic dict operation: no lock needed
 
     def fail(self, delivery: Delivery, error: ErrorInfo, *, retry_in: float | None) -> None:

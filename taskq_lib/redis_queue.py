@@ -30,7 +30,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import redis
@@ -40,9 +40,10 @@ from .deadletter import DeadLetter, ErrorInfo
 from .errors import DecodeError, InvalidTask, QueueClosed
 from .interface import Delivery, check_put
 from .keys import QueueKeys
+from .limits import check_payload
 from .scripts import assemble, load
-from .status import InspectableQueue, TaskInfo
-from .task import DEFAULT_MAX_BYTES, Task, check_json, decode, dumps, encode
+from .status import STATES, InspectableQueue, TaskInfo
+from .task import DEFAULT_MAX_BYTES, Task, decode, dumps, encode
 
 log = logging.getLogger("taskq.redis")
 
@@ -280,7 +281,7 @@ class RedisQueue(InspectableQueue):
                 reply[i + 3],
             )
             try:
-                task = decode(body, attempts=int(attempts))
+                task = self._read_task(body, attempts)
             except DecodeError as exc:
                 self._bury_undecodable(task_id, token, exc)
                 continue
@@ -291,6 +292,15 @@ class RedisQueue(InspectableQueue):
             self._start_heartbeat()
         return deliveries, int(reply[0])
 
+    def _read_task(self, body: Any, attempts: Any) -> Task:
+        """A stored body as a task, held to the rule it was enqueued by; else `DecodeError`."""
+        task = decode(body, attempts=int(attempts))
+        try:
+            check_payload(task.payload, max_bytes=self.max_bytes)
+        except InvalidTask as exc:
+            raise DecodeError(f"the stored task cannot be read: {exc}") from None
+        return task
+
     def _bury_undecodable(self, task_id: str, token: str, exc: DecodeError) -> None:
         log.warning(
             "queue %s: task %s cannot be decoded (%s); dead-lettered", self.name, task_id, exc
@@ -299,7 +309,7 @@ class RedisQueue(InspectableQueue):
         self._run("fail", self._fail_args(task_id, token, error, None))
 
     def ack(self, delivery: Delivery, result: Any = None) -> None:
-        check_json(result, "result")
+        check_payload(result, field="result")
         encoded = "" if result is None else dumps(result)
         with self._lock:
             self._held.pop(delivery.task.id, None)
@@ -416,7 +426,9 @@ class RedisQueue(InspectableQueue):
             "dead": dead,
             "done": done,
         }
-        totals = {f"total_{_text(k)}": int(v) for k, v in counters.items()}
+        totals = {
+            f"total_{_text(k)}": _read_int(v, f"counter {_text(k)!r}") for k, v in counters.items()
+        }
         return {**now, **totals}
 
     def info(self, task_id: str) -> TaskInfo | None:
@@ -434,21 +446,28 @@ class RedisQueue(InspectableQueue):
         state_at, attempts, body, error, result = pipe.execute()
         if state_at is None:
             return None
-        state, _, updated = _text(state_at).partition(":")  # "status:ms"; see lua/keys.lua
-        task = None
-        if body is not None:
+        state, _, updated = _text(state_at).partition(":")  # "status:ms"; see lua/includes
+        if state not in STATES:
+            raise DecodeError(f"task {task_id!r} has the unknown state {state[:40]!r} in Redis")
+        problems: list[str] = []
+
+        def read(part: Callable[[], Any], default: Any = None) -> Any:
             try:
-                task = decode(body, attempts=int(attempts or 0))
-            except DecodeError:
-                task = None
+                return part()
+            except DecodeError as exc:  # one unreadable part must not hide the rest
+                problems.append(str(exc))
+                return default
+
+        count = read(lambda: _read_int(attempts, "attempts"), 0)
         return TaskInfo(
             id=task_id,
             state=state,
-            attempts=int(attempts or 0),
-            task=task,
-            last_error=None if error is None else ErrorInfo.from_dict(json.loads(error)),
-            result=None if result is None else json.loads(result),
+            attempts=count,
+            task=None if body is None else read(lambda: self._read_task(body, count)),
+            last_error=read(lambda: _read_error(error)),
+            result=read(lambda: _read_json(result, "result")),
             updated_at=int(updated) / 1000 if updated.isdigit() else None,
+            problem="; ".join(problems) or None,
         )
 
     def dead_letters(self, limit: int = 1000) -> list[DeadLetter]:
@@ -465,12 +484,16 @@ class RedisQueue(InspectableQueue):
         for n, (member, score) in enumerate(entries):
             body, error, attempts = replies[3 * n : 3 * n + 3]
             task, raw = None, None
+            try:  # each entry on its own: one unreadable entry must not hide the others
+                count = _read_int(attempts, "attempts")
+                err = _read_error(error) or ErrorInfo("Unknown", "")
+            except DecodeError as exc:
+                count, err = 0, ErrorInfo("Unreadable", f"stored data cannot be read: {exc}")
             try:
-                task = decode(body, attempts=int(attempts or 0)) if body is not None else None
+                task = None if body is None else self._read_task(body, count)
             except DecodeError:
                 raw = _text(body)[:1000]
-            err = ErrorInfo.from_dict(json.loads(error)) if error else ErrorInfo("Unknown", "")
-            out.append(DeadLetter(_text(member), task, err, int(attempts or 0), score / 1000, raw))
+            out.append(DeadLetter(_text(member), task, err, count, score / 1000, raw))
         return out
 
     def requeue_dead(self, task_id: str | None = None) -> int:
@@ -528,6 +551,32 @@ class RedisQueue(InspectableQueue):
 
     def _now_ms(self) -> int:
         return round(self.clock.now() * 1000)
+
+
+def _read_int(raw: Any, what: str) -> int:
+    """A count stored in Redis (absent: 0); `DecodeError` if it is not a whole number."""
+    try:
+        return int(raw or 0)
+    except ValueError:
+        raise DecodeError(f"{what} is not a whole number: {_text(raw)[:40]!r}") from None
+
+
+def _read_json(raw: Any, what: str) -> Any:
+    """A JSON value stored in Redis (absent: None), read by the rule it was written by."""
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+        check_payload(value, field=what)
+    except RecursionError:
+        raise DecodeError(f"the stored {what} is nested too deeply to read") from None
+    except (ValueError, InvalidTask) as exc:  # not JSON, bad UTF-8, or breaks the rule
+        raise DecodeError(f"the stored {what} cannot be read: {exc}") from None
+    return value
+
+
+def _read_error(raw: Any) -> ErrorInfo | None:
+    return None if raw is None else ErrorInfo.from_dict(_read_json(raw, "error"))
 
 
 def _chunks(items: Iterable[Task], size: int) -> Iterator[list[Task]]:

@@ -36,6 +36,10 @@ class Status(str, Enum):
         return self.value
 
 
+#: Every state's value, for checking what is read back.
+STATES = frozenset(status.value for status in Status)
+
+
 @dataclass(frozen=True)
 class TaskInfo:
     """What a client can learn about a task it enqueued (see `InspectableQueue.info`)."""
@@ -47,6 +51,8 @@ class TaskInfo:
     last_error: ErrorInfo | None
     result: Any
     updated_at: float | None
+    #: Set when a stored part (body, error, result) could not be read; that part is None.
+    problem: str | None = None
 
 
 class InspectableQueue(TaskQueue):

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -49,23 +47,10 @@ def make_registry() -> Registry:
     return registry
 
 
-@pytest.fixture(params=["memory", "redis-fake", "redis-real"])
-def queue(request: pytest.FixtureRequest) -> Iterator[InspectableQueue]:
-    """An empty queue the API can inspect, on each backend."""
-    if request.param == "memory":
-        tracked = TrackedQueue(MemoryQueue(maxsize=0))
-        yield tracked
-        tracked.close()
-        return
-    if request.param == "redis-fake":
-        client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
-    else:
-        client = redis.Redis.from_url(request.getfixturevalue("real_redis_url"))
-    redis_queue = RedisQueue(f"api-{uuid.uuid4().hex[:8]}", client, reaper_period=0.2)
-    yield redis_queue
-    redis_queue.close()
-    redis_queue.delete()
-    client.close()
+@pytest.fixture
+def queue(inspectable_queue: InspectableQueue) -> InspectableQueue:
+    """An empty queue the API can inspect, on each backend (see conftest)."""
+    return inspectable_queue
 
 
 @pytest.fixture
@@ -113,6 +98,7 @@ def test_a_task_is_followed_from_202_to_done(client: TestClient, queue: Inspecta
         "last_error": None,
         "result": {"sent_to": "ana@example.com"},
         "updated_at": None,
+        "problem": None,
     }
 
 

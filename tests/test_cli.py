@@ -270,3 +270,26 @@ def test_worker_events_become_one_log_line_each(caplog: pytest.LogCaptureFixture
 def test_the_entry_points_run(command: list[str]) -> None:
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0 and done.stdout.strip() == f"taskq {__version__}"
+
+
+def test_the_same_rule_at_enqueue_and_a_foreign_body_listed_not_a_crash(
+    run: Run, queue: RedisQueue
+) -> None:
+    deep: dict[str, object] = {}
+    for _ in range(100):
+        deep = {"a": deep}
+    code, _, err = run("enqueue", "email", json.dumps(deep))
+    assert code == 2 and "nested" in err and len(queue) == 0
+    code, _, err = run("enqueue", "email", '{"n": 18014398509481984}')  # 2**54
+    assert code == 2 and "2**53" in err
+    good = dead_task(queue)
+    body = json.dumps({"v": 1, "id": "deep", "type": "email", "payload": deep})
+    queue.client.hset(queue.keys.bodies, "deep", body)
+    queue.client.zadd(queue.keys.dead, {"deep": 1_700_000_000_000})
+    code, out, _ = run("dlq", "list", "--json")
+    assert code == 0
+    rows = {row["task_id"]: row for row in json.loads(out)}
+    assert rows[good]["payload"] == {"to": "ana@example.com"}
+    assert rows["deep"]["payload"] is None and rows["deep"]["raw"]
+    code, out, _ = run("dlq", "list")
+    assert code == 0 and "deep" in out

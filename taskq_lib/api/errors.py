@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..errors import DecodeError
 from .models import ErrorBody
 
 log = logging.getLogger("taskq.api")
@@ -28,7 +29,8 @@ MEANING = {
     413: "The body is larger than the limit.",
     415: "The body is not JSON (Content-Type must be application/json).",
     422: "A field or parameter is missing or of the wrong type, or the task type is unknown.",
-    503: "The queue is full, closing, or its server is unreachable; see Retry-After.",
+    503: "The queue is full, closing, or its server is unreachable or holds data this server "
+    "cannot read; see Retry-After.",
 }
 
 
@@ -94,6 +96,12 @@ def install(app: FastAPI, retry_after: int) -> None:
         log.warning("%s %s: Redis failed: %s", request.method, request.url.path, exc)
         message = "the queue's Redis server is unreachable or failing; try again later"
         return error_response(503, message, busy)
+
+    @app.exception_handler(DecodeError)
+    async def on_unreadable(request: Request, exc: DecodeError) -> Response:
+        # Data another client (or another version) wrote: the server is fine, the data not.
+        log.warning("%s %s: stored data cannot be read: %s", request.method, request.url.path, exc)
+        return error_response(503, f"the queue holds data this server cannot read: {exc}", busy)
 
     @app.exception_handler(Exception)
     async def on_bug(request: Request, exc: Exception) -> Response:

@@ -81,6 +81,9 @@ class TaskStatus(BaseModel):
     last_error: ErrorInfoModel | None
     result: Any = Field(None, description="The handler's return value, once succeeded.")
     updated_at: float | None = Field(description="Unix time of the last status change.")
+    problem: str | None = Field(
+        None, description="Which stored part could not be read (it is then null), if any."
+    )
 
 
 class QueueLength(BaseModel):
@@ -151,6 +154,7 @@ def task_status(found: TaskInfo) -> TaskStatus:
         last_error=error_model(found.last_error),
         result=found.result,
         updated_at=found.updated_at,
+        problem=found.problem,
     )
 
 
