@@ -402,17 +402,19 @@ def guarded() -> tuple[TestClient, TrackedQueue]:
     return TestClient(create_app(queue, make_registry(), token="s3cret")), queue
 
 
-WRITES = [
+GUARDED = [
     ("POST", "/tasks", {"json": {"type": "email", "payload": {}}}),
     ("POST", "/queue/email", {"json": {}}),
     ("POST", "/dlq/some-id/requeue", {}),
     ("DELETE", "/dlq", {}),
+    ("GET", "/tasks/some-id", {}),  # what tasks hold (payloads, results, errors) is not public
+    ("GET", "/dlq", {}),
 ]
 
 
-@pytest.mark.parametrize(("method", "path", "kwargs"), WRITES)
+@pytest.mark.parametrize(("method", "path", "kwargs"), GUARDED)
 @pytest.mark.parametrize("auth", [None, "Bearer wrong", "Basic czNjcmV0", "Bearer s3cret2"])
-def test_write_routes_need_the_token(
+def test_writes_and_task_reads_need_the_token(
     guarded: tuple[TestClient, TrackedQueue],
     method: str,
     path: str,
@@ -429,19 +431,18 @@ def test_write_routes_need_the_token(
     assert state(queue) == before
 
 
-def test_the_right_token_writes_and_reads_need_none(
+def test_the_right_token_writes_and_reads_and_counts_need_none(
     guarded: tuple[TestClient, TrackedQueue],
 ) -> None:
     client, _ = guarded
-    answer = client.post("/queue/email", json={}, headers={"Authorization": "Bearer s3cret"})
+    token = {"Authorization": "Bearer s3cret"}
+    answer = client.post("/queue/email", json={}, headers=token)
     assert answer.status_code == 202
-    for path in [
-        "/queue/length",
-        "/stats",
-        "/dlq",
-        "/healthz",
-        f"/tasks/{answer.json()['task_id']}",
-    ]:
+    for path in ["/dlq", f"/tasks/{answer.json()['task_id']}"]:
+        read = client.get(path, headers=token)
+        assert read.status_code == 200, path
+    assert read.json()["type"] == "email"
+    for path in ["/queue/length", "/stats", "/healthz"]:  # counts only: open to probes
         assert client.get(path).status_code == 200, path
 
 
@@ -473,7 +474,10 @@ def test_the_openapi_schema_describes_every_route_and_error() -> None:
     post = operations[("POST", "/tasks")]
     assert {"202", "400", "401", "413", "415", "422", "503"} <= set(post["responses"])
     assert post["security"] == [{"HTTPBearer": []}]
+    assert operations[("GET", "/tasks/{task_id}")]["security"] == [{"HTTPBearer": []}]
+    assert operations[("GET", "/dlq")]["security"] == [{"HTTPBearer": []}]
     assert "security" not in operations[("GET", "/stats")]
+    assert "security" not in operations[("GET", "/healthz")]
     request = schema["components"]["schemas"]["TaskRequest"]
     assert set(request["required"]) == {"type", "payload"}
     assert request["additionalProperties"] is False

@@ -19,7 +19,7 @@ import redis
 from support import free_port
 
 from taskq_lib import ErrorInfo, Task, __version__
-from taskq_lib.cli import UsageError, load_registry, main
+from taskq_lib.cli import UsageError, access_notice, load_registry, main
 from taskq_lib.events import DEAD, SUCCEEDED, Event, LoggedEvents
 from taskq_lib.redis_queue import RedisQueue
 
@@ -293,3 +293,23 @@ def test_the_same_rule_at_enqueue_and_a_foreign_body_listed_not_a_crash(
     assert rows["deep"]["payload"] is None and rows["deep"]["raw"]
     code, out, _ = run("dlq", "list")
     assert code == 0 and "deep" in out
+
+
+@pytest.mark.parametrize(
+    ("host", "token", "level", "says"),
+    [
+        ("0.0.0.0", None, logging.WARNING, "NO BEARER TOKEN, and listening on 0.0.0.0"),
+        ("::", None, logging.WARNING, "NO BEARER TOKEN"),
+        ("api.example.org", None, logging.WARNING, "NO BEARER TOKEN"),
+        ("127.0.0.1", None, logging.INFO, "no bearer token: anyone on this machine"),
+        ("localhost", None, logging.INFO, "no bearer token"),
+        ("::1", None, logging.INFO, "no bearer token"),
+        ("0.0.0.0", "s3cret", logging.INFO, "bearer token in force"),
+    ],
+)
+def test_serve_says_at_start_whether_a_token_is_in_force(
+    host: str, token: str | None, level: int, says: str
+) -> None:
+    found_level, text = access_notice(host, token)
+    assert found_level == level and says in text
+    assert token is None or token not in text  # the token itself is never logged

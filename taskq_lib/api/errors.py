@@ -24,7 +24,7 @@ log = logging.getLogger("taskq.api")
 #: What each error status means, for the OpenAPI schema.
 MEANING = {
     400: "Malformed JSON, or a malformed header.",
-    401: "The bearer token is missing or wrong.",
+    401: "The server has a token, and this request's bearer token is missing or wrong.",
     404: "No such task.",
     413: "The body is larger than the limit.",
     415: "The body is not JSON (Content-Type must be application/json).",
