@@ -259,7 +259,7 @@ BAD_REQUESTS: list[tuple[str, str, dict[str, Any], int, str]] = [
         422,
         "inf",
     ),
-    ("POST", "/tasks", {"json": {"type": "bad type!", "payload": {}}}, 422, "malformed"),
+    ("POST", "/tasks", {"json": {"type": "bad type!", "payload": {}}}, 422, "should match pattern"),
     ("POST", "/queue/email", {"json": [1, 2]}, 422, "dictionary"),
     ("POST", "/queue/email", {}, 422, "Field required"),
     ("POST", "/tasks", {"json": {"type": "email", "payload": {"x": "y" * LIMIT}}}, 413, "limit"),
@@ -631,3 +631,52 @@ def test_fuzzing_every_route_of_the_schema_finds_no_5xx(backend: str) -> None:
 
     check()
     assert {m for m, _ in seen} == {"GET", "POST", "DELETE"}
+
+
+# --------------------------------------------------------------------- methods and the schema
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        ("/dlq", "GET, DELETE, OPTIONS"),
+        ("/tasks", "POST, OPTIONS"),
+        ("/tasks/some-id", "GET, OPTIONS"),
+        ("/queue/length", "GET, OPTIONS"),
+        ("/queue/email", "POST, OPTIONS"),
+        ("/dlq/some-id/requeue", "POST, OPTIONS"),
+    ],
+)
+def test_options_and_405_name_every_method_of_the_path(path: str, allowed: str) -> None:
+    client = TestClient(create_app(TrackedQueue(MemoryQueue()), make_registry(), token="t"))
+    answer = client.options(path)  # no token needed to ask what a path accepts
+    assert (answer.status_code, answer.headers["allow"]) == (204, allowed)
+    refused = client.put(path, json={})
+    assert (refused.status_code, refused.headers["allow"]) == (405, allowed)
+
+
+def test_queue_length_is_never_taken_for_a_task_type() -> None:
+    registry = make_registry()
+    registry.register("length", lambda task: None)
+    queue = TrackedQueue(MemoryQueue())
+    client = TestClient(create_app(queue, registry))
+    answer = client.post("/queue/length", json={})
+    assert (answer.status_code, answer.headers["allow"]) == (405, "GET, OPTIONS")
+    assert len(queue) == 0 and client.get("/queue/length").json() == {"length": 0}
+    schema = client.get("/openapi.json").json()
+    [param] = schema["paths"]["/queue/{task_type}"]["post"]["parameters"]
+    assert param["schema"]["not"] == {"const": "length"}  # and the schema says so
+
+
+def test_what_the_schema_declares_about_a_task_type_is_what_the_api_enforces() -> None:
+    client = TestClient(create_app(TrackedQueue(MemoryQueue()), make_registry()))
+    schema = client.get("/openapi.json").json()
+    declared = schema["components"]["schemas"]["TaskRequest"]["properties"]["type"]["pattern"]
+    [param] = schema["paths"]["/queue/{task_type}"]["post"]["parameters"]
+    assert param["schema"]["pattern"] == declared
+    for name in ["email", "x" * 129, "bad type", "1st", "a:b.c-d_e", "é"]:
+        schema_valid = re.search(declared, name) is not None
+        by_body = client.post("/tasks", json={"type": name, "payload": {}})
+        by_path = client.post(f"/queue/{quote(name, safe='')}", json={})
+        for answer in (by_body, by_path):
+            # A type the schema allows is refused only for not being registered (known_types).
+            refused_by_rule = answer.status_code == 422 and "known_types" not in answer.json()
+            assert refused_by_rule == (not schema_valid), (name, answer.text)

@@ -10,6 +10,7 @@ from ..registry import Registry
 from ..status import InspectableQueue
 from ..task import DEFAULT_MAX_BYTES
 from . import errors
+from .allow import AllowedMethods
 from .body_guard import BodyGuard
 from .deps import Settings, guard
 from .routes import dlq, health, stats, tasks
@@ -65,6 +66,7 @@ def create_app(
         queue, registry, token, max_task_bytes, put_timeout, retry_after, events
     )
     app.add_middleware(BodyGuard, max_bytes=max_body_bytes)
+    app.add_middleware(AllowedMethods)  # added last, so it runs first: OPTIONS has no body
     errors.install(app, retry_after)
     # One line per router: a new group of routes (a dashboard, say) is one more line here,
     # with ``**needs_token`` if it changes anything or shows what tasks hold (payloads,

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import DecodeError
+from .allow import allowed_methods
 from .models import ErrorBody
 
 log = logging.getLogger("taskq.api")
@@ -89,7 +90,11 @@ def install(app: FastAPI, retry_after: int) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        return error_response(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:  # name every method of the path, not one route's
+            allowed = ", ".join(allowed_methods(request.app.routes, request.url.path))
+            headers = {**(headers or {}), "Allow": allowed}
+        return error_response(exc.status_code, str(exc.detail), headers)
 
     @app.exception_handler(redis.RedisError)
     async def on_redis_error(request: Request, exc: redis.RedisError) -> Response:
