@@ -140,18 +140,37 @@ class RedisQueue(InspectableQueue):
 
     # ----------------------------------------------------------------- producing
     def put(self, task: Task, *, delay: float = 0.0, timeout: float | None = None) -> None:
-        """Add a task (one atomic script). Redis has no bound: ``timeout`` never waits."""
+        """Add a task (one atomic script). Redis has no bound: ``timeout`` never waits.
+
+        All or nothing, and the answer says which: when it raises, the task is not queued.
+        If the reply was lost (a timeout after the script ran), or the client's own retry ran
+        the script again, the stored body tells: this very task (same id, same bytes) is
+        already there, so the put succeeded. Putting the same task twice changes nothing. Only
+        if Redis cannot even be asked afterwards is the outcome unknown (the error is raised).
+        """
         # The hottest call, so its own path: no chunking, and EVALSHA straight through
         # execute_command with the arguments that never change already encoded.
         now, due = self._enqueue_times(delay, timeout)
-        args = (now, task.id, encode(task, self.max_bytes), due)
+        body = encode(task, self.max_bytes)
+        args = (now, task.id, body, due)
         client: Any = self.client  # redis-py leaves execute_command untyped
         try:
-            known = client.execute_command("EVALSHA", *self._enqueue_head, *args)
-        except redis.exceptions.NoScriptError:  # the server restarted or flushed its scripts
-            client.script_load(self._scripts["enqueue"].script)
-            known = client.execute_command("EVALSHA", *self._enqueue_head, *args)
+            try:
+                known = client.execute_command("EVALSHA", *self._enqueue_head, *args)
+            except redis.exceptions.NoScriptError:  # the server restarted or flushed scripts
+                client.script_load(self._scripts["enqueue"].script)
+                known = client.execute_command("EVALSHA", *self._enqueue_head, *args)
+        except (redis.ConnectionError, redis.TimeoutError):
+            if not self._holds_body(task.id, body):  # it did not run: nothing was queued
+                raise
+            known = []
+        if known and self._holds_body(task.id, body):  # a retry found our own first run
+            known = []
         self._check_known(known)
+
+    def _holds_body(self, task_id: str, body: bytes) -> bool:
+        """Is exactly ``body`` stored under ``task_id``?"""
+        return bool(self.client.hget(self.keys.bodies, task_id) == body)
 
     def put_many(
         self, tasks: Iterable[Task], *, delay: float = 0.0, timeout: float | None = None

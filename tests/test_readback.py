@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from support import Flaky
 
 from taskq_lib import ErrorInfo, InvalidTask, MemoryQueue, Registry, Task
 from taskq_lib.api import create_app
@@ -143,3 +144,16 @@ def test_stored_data_no_item_can_survive_is_a_503(
     queue.client.hset(queue.keys.key(key), field, value)
     answer = TestClient(create_app(queue, registry())).get(route)
     assert answer.status_code == 503 and "cannot read" in answer.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("mode", "status", "queued"), [("never-sent", 503, 0), ("reply-lost", 202, 1)]
+)
+def test_a_503_on_enqueue_means_nothing_was_enqueued(
+    make_redis_queue: MakeQueue, mode: str, status: int, queued: int
+) -> None:
+    queue = make_redis_queue()
+    client = TestClient(create_app(queue, registry()))
+    Flaky(queue, mode)
+    answer = client.post("/queue/t", json={})
+    assert (answer.status_code, len(queue)) == (status, queued)
