@@ -91,7 +91,7 @@ class TaskQueue(ABC):
 
     @abstractmethod
     def __len__(self) -> int:
-        """Tasks waiting: ready now or scheduled for later. Not those being worked on."""
+        """Tasks waiting: pending or scheduled. Not those in flight."""
 
     @abstractmethod
     def close(self) -> None:

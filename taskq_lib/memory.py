@@ -40,9 +40,9 @@ class MemoryQueue(TaskQueue):
         put_timeout: float | None = 1.0,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
+        self.name = name
         if maxsize < 0:
             raise ValueError("maxsize must be >= 0 (0 means unbounded)")
-        self.name = name
         self.maxsize = maxsize
         self.put_timeout = put_timeout
         self.clock = clock

@@ -42,7 +42,7 @@ from .interface import Delivery, check_put
 from .keys import QueueKeys
 from .limits import check_payload
 from .scripts import assemble, load
-from .status import STATES, InspectableQueue, TaskInfo
+from .status import STATES, InspectableQueue, Status, TaskInfo
 from .task import DEFAULT_MAX_BYTES, Task, decode, dumps, encode
 
 log = logging.getLogger("taskq.redis")
@@ -144,9 +144,11 @@ class RedisQueue(InspectableQueue):
 
         All or nothing, and the answer says which: when it raises, the task is not queued.
         If the reply was lost (a timeout after the script ran), or the client's own retry ran
-        the script again, the stored body tells: this very task (same id, same bytes) is
-        already there, so the put succeeded. Putting the same task twice changes nothing. Only
-        if Redis cannot even be asked afterwards is the outcome unknown (the error is raised).
+        the script a second time, what Redis holds tells: this very call's write (the same
+        body, enqueued at this call's time, due when it asked) is there, so the put succeeded.
+        Only if Redis cannot even be asked afterwards is the outcome unknown (it raises). (So a
+        second put of the same task in the same millisecond with the same delay is taken for a
+        retry of the first, and changes nothing.)
         """
         # The hottest call, so its own path: no chunking, and EVALSHA straight through
         # execute_command with the arguments that never change already encoded.
@@ -161,16 +163,26 @@ class RedisQueue(InspectableQueue):
                 client.script_load(self._scripts["enqueue"].script)
                 known = client.execute_command("EVALSHA", *self._enqueue_head, *args)
         except (redis.ConnectionError, redis.TimeoutError):
-            if not self._holds_body(task.id, body):  # it did not run: nothing was queued
+            if not self._wrote(task.id, body, now, due):  # it did not run: nothing was queued
                 raise
             known = []
-        if known and self._holds_body(task.id, body):  # a retry found our own first run
+        if known and self._wrote(task.id, body, now, due):  # a retry found our own first run
             known = []
         self._check_known(known)
 
-    def _holds_body(self, task_id: str, body: bytes) -> bool:
-        """Is exactly ``body`` stored under ``task_id``?"""
-        return bool(self.client.hget(self.keys.bodies, task_id) == body)
+    def _wrote(self, task_id: str, body: bytes, now: int, due: int) -> bool:
+        """Does Redis hold the write of the enqueue call made with these arguments?"""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hget(self.keys.bodies, task_id)
+        pipe.hget(self.keys.state, task_id)
+        pipe.zscore(self.keys.scheduled, task_id)
+        stored, state, score = pipe.execute()
+        status = Status.SCHEDULED if due > now else Status.QUEUED
+        return (
+            stored == body
+            and _text(state or b"") == f"{status}:{now}"  # the state this call's script set
+            and (due <= now or score == due)
+        )
 
     def put_many(
         self, tasks: Iterable[Task], *, delay: float = 0.0, timeout: float | None = None
@@ -194,7 +206,7 @@ class RedisQueue(InspectableQueue):
         self._check_known([i for reply in replies for i in reply])
 
     def _enqueue_times(self, delay: float, timeout: float | None) -> tuple[int, int]:
-        """Now and the due time (0: ready now), in ms; refused on a closed queue."""
+        """Now and the due time (0: pending now), in ms; refused on a closed queue."""
         check_put(delay, timeout)
         if self._closed:
             raise QueueClosed(f"queue {self.name!r} is closed")

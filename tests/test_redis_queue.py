@@ -339,3 +339,15 @@ def test_a_put_that_raises_queued_nothing(make_redis_queue: MakeQueue) -> None:
     with pytest.raises(redis.ConnectionError):
         queue.put(Task("t"))
     assert len(queue) == 0 and queue.stats().get("total_enqueued", 0) == 0
+
+
+def test_the_same_task_put_again_is_refused_even_at_the_same_moment(
+    make_redis_queue: MakeQueue,
+) -> None:
+    queue = make_redis_queue(clock=ManualClock())  # both puts in the same millisecond
+    task = Task("t", {"text": "Pay the rent"})
+    queue.put(task, delay=60)
+    for delay in (3600, 0):  # not a retry of the first put: it asked for another time
+        with pytest.raises(InvalidTask, match=task.id):
+            queue.put(task, delay=delay)
+    assert len(queue) == 1

@@ -92,7 +92,7 @@ class TaskStatus(BaseModel):
 
 
 class QueueLength(BaseModel):
-    """Tasks waiting: ready now or scheduled for later (not those running)."""
+    """Tasks waiting: pending or scheduled (not those in flight)."""
 
     length: int
 
