@@ -29,7 +29,7 @@ class TaskRequest(BaseModel):
     type: str = Field(description="A registered task type.", examples=["email"], pattern=TYPE_REGEX)
     payload: dict[str, Any] = Field(
         description=f"The data the handler needs: a JSON object, nested at most {MAX_DEPTH} "
-        "levels deep, its integers within ±(2**53 - 1).",
+        "levels deep, its integers within ±(2**53 - 1), its strings valid Unicode.",
         examples=[{"to": "ana@example.com"}],
     )
     priority: int = Field(
