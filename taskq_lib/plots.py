@@ -15,6 +15,7 @@ The functions:
 * `pipeline` — the picture of a task queue: producer -> queue -> workers;
 * `timeline` — one row per worker, one bar per task run (a Gantt chart);
 * `throughput` — tasks per second (or speed-up) against the number of workers;
+* `rates` — measured rates side by side, as bars with their range and value;
 * `order_vs_priority` — the order tasks were processed in against their priority;
 * `lateness` — how late tasks started, in milliseconds.
 """
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from .events import DEAD, RETRYING, STARTED, SUCCEEDED, Event, EventLog
+from .measure import Rate
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -38,6 +40,7 @@ __all__ = [
     "lateness",
     "order_vs_priority",
     "pipeline",
+    "rates",
     "runs",
     "throughput",
     "timeline",
@@ -346,6 +349,59 @@ def throughput(
         ax.set_title(title)
     if len(series) > 1 or ideal:
         ax.legend(frameon=False)
+    return fig
+
+
+def rates(
+    measured: Mapping[str, Rate | float],
+    *,
+    log: bool | None = None,
+    unit: str = "tasks per second",
+    title: str | None = None,
+    figsize: tuple[float, float] | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """Measured rates side by side: one horizontal bar each, its range as an error bar.
+
+    Args:
+        measured: ``{label: Rate}`` (from `taskq_lib.measure`), or plain numbers. Bars are drawn
+            top to bottom in the order given, each with its median printed at its end.
+        log: a logarithmic axis. By default, logarithmic when the largest value is more than 30
+            times the smallest, so that a slow contender is still a visible bar.
+        unit: the axis label.
+        title: the chart title.
+        figsize: width and height in inches; by default 7.0 wide and 0.6 per bar.
+        ax: draw here instead of in a new figure.
+    """
+    if not measured:
+        raise ValueError("nothing to draw")
+    labels = list(measured)
+    values = [measured[k] for k in labels]
+    medians = [v.median if isinstance(v, Rate) else float(v) for v in values]
+    if min(medians) <= 0:
+        raise ValueError("rates must be positive")
+    pairs = list(zip(medians, values, strict=True))
+    lows = [m - (v.low if isinstance(v, Rate) else m) for m, v in pairs]
+    highs = [(v.high if isinstance(v, Rate) else m) - m for m, v in pairs]
+    if log is None:
+        log = max(medians) > 30 * min(medians)
+    fig, ax = _axes(ax, figsize or (7.0, 1.2 + 0.6 * len(labels)))
+    ys = list(range(len(labels)))[::-1]
+    colors = [PALETTE[i % len(PALETTE)] for i in range(len(labels))]
+    ax.barh(ys, medians, color=colors, height=0.6)
+    ax.errorbar(medians, ys, xerr=[lows, highs], fmt="none", ecolor="black", capsize=4, lw=1)
+    for y, m, hi in zip(ys, medians, highs, strict=True):
+        ax.annotate(f" {m:,.0f}", (m + hi, y), va="center", fontsize=9)
+    ax.set_yticks(ys, labels)
+    if log:
+        ax.set_xscale("log")
+        ax.set_xlim(min(medians) / 3, max(m + h for m, h in zip(medians, highs, strict=True)) * 4)
+    else:
+        ax.set_xlim(0, max(m + h for m, h in zip(medians, highs, strict=True)) * 1.25)
+    ax.set_xlabel(unit + (" (log scale)" if log else ""))
+    ax.grid(axis="x", alpha=0.3)
+    if title:
+        ax.set_title(title)
     return fig
 
 

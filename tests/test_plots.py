@@ -208,3 +208,26 @@ def test_timeline_rows_can_include_idle_workers() -> None:
     assert round(bar.get_y() + bar.get_height() / 2) == 1
     with pytest.raises(ValueError, match="not in workers"):
         plots.timeline(events, workers=["w0"])
+
+
+# --- rates ------------------------------------------------------------------------------------
+
+
+def test_rates_draws_one_bar_per_rate_at_its_median_with_its_range() -> None:
+    from taskq_lib.measure import Rate
+
+    fig = plots.rates({"fast": Rate.of([90.0, 100.0, 130.0]), "slow": 10.0})
+    drawn = bars(fig)
+    assert [round(b.get_width()) for b in drawn] == [100, 10]
+    assert fig.axes[0].get_xscale() == "linear"  # 10x apart: no log scale needed
+    at = {t.get_text(): t.get_position()[1] for t in fig.axes[0].get_yticklabels()}
+    assert at["fast"] > at["slow"]  # the first given is drawn on top
+    texts = [t.get_text().strip() for t in fig.axes[0].texts]
+    assert texts == ["100", "10"]
+
+
+def test_rates_switch_to_a_log_scale_when_values_span_decades() -> None:
+    fig = plots.rates({"memory": 200_000.0, "redis": 3_000.0})
+    assert fig.axes[0].get_xscale() == "log"
+    with pytest.raises(ValueError, match="positive"):
+        plots.rates({"broken": 0.0})
