@@ -68,6 +68,8 @@ MIN_LEASE = 1.0
 #: Longest --lease, --reaper-period and --shutdown-timeout (a day): longer waits are mistakes,
 #: and timeouts past about 292 years do not fit in a thread wait at all.
 MAX_WAIT = 24 * 3600.0
+#: Most worker threads in one process: more only adds waiting for the GIL and for Redis.
+MAX_THREADS = 1000
 #: Exit code when the reader of our output went away: 128 + SIGPIPE, as a shell reports it.
 BROKEN_PIPE = 141
 
@@ -113,11 +115,16 @@ def _count(text: str) -> int:
     return value
 
 
-def _prefetch(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= MAX_PREFETCH:
-        raise argparse.ArgumentTypeError(f"must be 1..{MAX_PREFETCH}")
-    return value
+def _int_between(low: int, high: int) -> Callable[[str], int]:
+    """An argument type: a whole number from ``low`` to ``high``."""
+
+    def number(text: str) -> int:
+        value = int(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be {low}..{high}")
+        return value
+
+    return number
 
 
 def _seconds_between(low: float, high: float, why: str = "") -> Callable[[str], float]:
@@ -184,10 +191,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run workers on a Redis queue. SIGTERM or SIGINT (Ctrl+C) stops them "
         "gracefully: tasks in hand finish, prefetched ones go back to the queue.",
     )
-    worker.add_argument("--concurrency", type=_count, default=4, help="worker threads")
+    worker.add_argument(
+        "--concurrency",
+        type=_int_between(1, MAX_THREADS),
+        default=4,
+        help=f"worker threads, 1..{MAX_THREADS}",
+    )
     worker.add_argument(
         "--prefetch",
-        type=_prefetch,
+        type=_int_between(1, MAX_PREFETCH),
         default=1,
         help=f"tasks taken (and acks sent) per round trip, 1..{MAX_PREFETCH}",
     )
@@ -220,7 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=_port, default=8000, help="port to listen on")
-    serve.add_argument("--workers", type=int, default=0, help="worker threads in this process")
+    serve.add_argument(
+        "--workers",
+        type=_int_between(0, MAX_THREADS),
+        default=0,
+        help=f"worker threads in this process, 0..{MAX_THREADS}",
+    )
     serve.add_argument(
         "--max-body", type=_count, default=64 * 1024, help="largest request body, in bytes"
     )
@@ -492,8 +509,6 @@ def run_serve(args: argparse.Namespace) -> int:
 
     from .api import InspectableQueue, TrackedQueue, create_app
 
-    if args.workers < 0:
-        raise UsageError("--workers must be 0 or more")
     registry = load_registry(args.app)
     api_queue: InspectableQueue
     worker_queue: RedisQueue | TrackedQueue | None = None
@@ -639,7 +654,8 @@ def run_dlq_list(args: argparse.Namespace) -> int:
     for d in dead:
         died = datetime.fromtimestamp(d.died_at, timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
         kind = "?" if d.task is None else d.task.type
-        print(f"  {d.id}  {kind}  runs={d.attempts}  died {died}  {d.error}")
+        # Ids and errors come from outside: escaped, so they cannot drive the terminal.
+        print(f"  {oneline(d.id)}  {kind}  runs={d.attempts}  died {died}  {oneline(d.error)}")
     return 0
 
 

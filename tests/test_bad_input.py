@@ -293,6 +293,8 @@ def taskq(*args: str, env: dict[str, str] | None = None, **options: Any) -> Any:
         (["--lease", "nan"], "--lease: must be 1..86400 seconds"),
         (["--shutdown-timeout", "1e300"], "--shutdown-timeout: must be 0..86400 seconds"),
         (["--reaper-period", "0"], "--reaper-period: must be 0.01..86400 seconds"),
+        (["--concurrency", "0"], "--concurrency: must be 1..1000"),
+        (["--concurrency", "100000"], "--concurrency: must be 1..1000"),
     ],
 )
 def test_the_worker_command_refuses_settings_that_cannot_work(
@@ -367,3 +369,27 @@ def test_a_redis_that_needs_a_password_says_so_in_plain_words() -> None:
         assert done.returncode == 0 and "s3cret" not in done.stdout + done.stderr
     finally:
         server.stop()
+
+
+@pytest.mark.real_redis
+def test_dlq_list_does_not_let_an_error_text_drive_the_terminal(
+    real_redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from taskq_lib import ErrorInfo
+    from taskq_lib.cli import main
+
+    client = redis.Redis.from_url(real_redis_url)
+    queue = RedisQueue("dlq-forged", client)
+    try:
+        queue.put(Task("email", {}))
+        delivery = queue.get(timeout=5)
+        assert delivery is not None
+        queue.fail(delivery, ErrorInfo("ValueError", FORGED), retry_in=None)
+        assert main(["dlq", "list", "--queue", "dlq-forged", "--redis-url", real_redis_url]) == 0
+        out = capsys.readouterr().out
+        assert len(out.splitlines()) == 2 and "\x1b" not in out and "\u202e" not in out
+        assert "CRITICAL taskq: all tasks deleted\\x1b[2J" in out
+    finally:
+        queue.close()
+        queue.delete()
+        client.close()
