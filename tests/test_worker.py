@@ -22,6 +22,7 @@ from taskq_lib import (
     TaskQueue,
     WorkerPool,
 )
+from taskq_lib.cli import LoggedEvents
 from taskq_lib.limits import DEFAULT_MAX_RESULT_BYTES
 from taskq_lib.redis_queue import RedisQueue
 
@@ -313,7 +314,8 @@ def test_nothing_a_handler_does_kills_its_worker(
     registry.register("ok", lambda task: "fine")
     bad = registry.enqueue(queue, "bad", {}, max_retries=0)
     with caplog.at_level(logging.WARNING, logger="taskq"):
-        pool = WorkerPool(queue, registry, concurrency=1, poll=0.05).start()
+        events = LoggedEvents()  # what `taskq worker` logs
+        pool = WorkerPool(queue, registry, concurrency=1, poll=0.05, events=events).start()
         assert pool.events.wait_for_final(1, timeout=10)
         registry.enqueue(queue, "ok", {})  # the one worker thread is still there to run it
         assert pool.events.wait_for_final(2, timeout=10)
@@ -321,10 +323,13 @@ def test_nothing_a_handler_does_kills_its_worker(
     [dead] = queue.dead_letters()
     assert dead.id == bad.id and dead.error.type == error_type and dead.error.message == message
     assert pool.events.counts()["succeeded"] == 1
-    if logged:
-        lines = [r.getMessage() for r in caplog.records]
+    lines = [r.getMessage() for r in caplog.records]
+    [dead_line] = [text for text in lines if "dead-lettered" in text]
+    assert f"task {bad.id} (bad)" in dead_line and f"{error_type}: " in dead_line
+    if logged:  # not an Exception: the worker itself says what it caught
         [line] = [text for text in lines if "recorded as a failure" in text]
-        assert logged in line and "\n" not in line  # said once, on one line
+        assert logged in line
+    assert not any("\n" in text for text in lines)  # every line is one line
 
 
 def test_a_huge_retry_count_does_not_overflow_the_backoff() -> None:
