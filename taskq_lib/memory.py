@@ -19,7 +19,8 @@ from .clock import SYSTEM_CLOCK, Clock
 from .deadletter import DeadLetter, ErrorInfo
 from .errors import QueueClosed, QueueFull
 from .interface import Delivery, TaskQueue
-from .task import Task, check_json
+from .limits import DEFAULT_MAX_RESULT_BYTES, MAX_DELAY, check_delay, check_payload
+from .task import Task
 
 
 class MemoryQueue(TaskQueue):
@@ -73,8 +74,8 @@ class MemoryQueue(TaskQueue):
 
     # The interface.
     def put(self, task: Task, *, delay: float = 0.0, timeout: float | None = None) -> None:
-        if delay < 0:
-            raise ValueError("delay must be >= 0")
+        if type(delay) is not float or not 0.0 <= delay <= MAX_DELAY:  # fast path: a float
+            delay = check_delay(delay)
         with self._lock:  # the lock of both conditions; entering it directly is cheaper
             if self._closed:
                 raise QueueClosed(f"queue {self.name!r} is closed")
@@ -158,7 +159,8 @@ class MemoryQueue(TaskQueue):
             self._push_ready(heapq.heappop(self._scheduled)[2])
 
     def ack(self, delivery: Delivery, result: Any = None) -> None:
-        check_json(result, "result")
+        if result is not None:  # refused like the Redis queue refuses it, though not kept
+            check_payload(result, max_bytes=DEFAULT_MAX_RESULT_BYTES, field="result")
         self._in_flight.pop(delivery.token, None)  # one atomic dict operation: no lock needed
 
     def fail(self, delivery: Delivery, error: ErrorInfo, *, retry_in: float | None) -> None:

@@ -41,8 +41,10 @@ from .deadletter import DeadLetter, ErrorInfo
 from .errors import DecodeError, InvalidTask, QueueClosed
 from .interface import Delivery, TaskQueue
 from .keys import QueueKeys
+from .limits import DEFAULT_MAX_RESULT_BYTES, MAX_DELAY, check_delay, encode_value
+from .logtext import oneline
 from .scripts import load
-from .task import DEFAULT_MAX_BYTES, Task, check_json, decode, dumps, encode
+from .task import DEFAULT_MAX_BYTES, Task, decode, dumps, encode
 
 log = logging.getLogger("taskq.redis")
 
@@ -80,6 +82,7 @@ class RedisQueue(TaskQueue):
         retention: seconds a succeeded task's status and result are kept.
         dead_max, dead_max_age: bounds of the dead-letter queue (tasks, seconds).
         max_bytes: the largest encoded task accepted.
+        max_result_bytes: the largest encoded result stored; `ack` refuses a bigger one.
         reaper_period: longest wait between two takes of an idle consumer; bounds how late an
             expired lease is noticed when every consumer is idle.
         consumer: this consumer's name, the start of its delivery tokens (default
@@ -101,6 +104,7 @@ class RedisQueue(TaskQueue):
         dead_max: int = 10_000,
         dead_max_age: float = 7 * 24 * 3600.0,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
         reaper_period: float = 1.0,
         clock: Clock = SYSTEM_CLOCK,
         consumer: str | None = None,
@@ -124,6 +128,7 @@ class RedisQueue(TaskQueue):
         self.dead_max = dead_max
         self.dead_max_age = dead_max_age
         self.max_bytes = max_bytes
+        self.max_result_bytes = max_result_bytes
         self.reaper_period = reaper_period
         self.clock = clock
         #: Starts every delivery token this consumer gets, so one can tell who holds a task.
@@ -181,8 +186,8 @@ class RedisQueue(TaskQueue):
         """Now and the due time (0: ready now), in ms; refused on a closed queue."""
         if self._closed:
             raise QueueClosed(f"queue {self.name!r} is closed")
-        if delay < 0 or math.isnan(delay):
-            raise ValueError("delay must be >= 0")
+        if type(delay) is not float or not 0.0 <= delay <= MAX_DELAY:  # fast path: a float
+            delay = check_delay(delay)
         now = self._now_ms()
         return now, (now + round(delay * 1000) if delay > 0 else 0)
 
@@ -298,16 +303,26 @@ class RedisQueue(TaskQueue):
 
     def _bury_undecodable(self, task_id: str, token: str, exc: DecodeError) -> None:
         log.warning(
-            "queue %s: task %s cannot be decoded (%s); dead-lettered", self.name, task_id, exc
+            "queue %s: task %s cannot be decoded (%s); dead-lettered",
+            self.name,
+            oneline(task_id),
+            oneline(exc),
         )
         error = ErrorInfo("DecodeError", str(exc))
         self._scripts["fail"](self.keys.all, self._fail_args(task_id, token, error, None))
 
     def ack(self, delivery: Delivery, result: Any = None) -> None:
-        check_json(result, "result")
-        encoded = "" if result is None else dumps(result)
-        with self._lock:
+        """Acknowledge a delivery (sent in a batch). A result that breaks the rule of
+        `taskq_lib.limits` raises `InvalidTask` and nothing is sent: fail the delivery then.
+        """
+        with self._lock:  # no longer renewed, whatever happens below: never stuck in flight
             self._held.pop(delivery.task.id, None)
+        encoded = (
+            ""
+            if result is None
+            else encode_value(result, max_bytes=self.max_result_bytes, field="result")
+        )
+        with self._lock:
             self._acks += [delivery.task.id, delivery.token, encoded]
             full = len(self._acks) >= 3 * self.ack_batch
         if full:
@@ -332,7 +347,9 @@ class RedisQueue(TaskQueue):
         stale = [_text(i) for i in reply]
         if stale:
             self.lost_leases += len(stale)
-            log.warning("queue %s: lease lost before ack for %s", self.name, ", ".join(stale))
+            log.warning(
+                "queue %s: lease lost before ack for %s", self.name, oneline(", ".join(stale))
+            )
         return stale
 
     def fail(self, delivery: Delivery, error: ErrorInfo, *, retry_in: float | None) -> None:
@@ -344,7 +361,7 @@ class RedisQueue(TaskQueue):
         )
         if not ok:
             self.lost_leases += 1
-            log.warning("queue %s: lease lost before fail for %s", self.name, task_id)
+            log.warning("queue %s: lease lost before fail for %s", self.name, oneline(task_id))
 
     def _fail_args(
         self, task_id: str, token: str, error: ErrorInfo, retry_in: float | None
@@ -379,7 +396,9 @@ class RedisQueue(TaskQueue):
                 failing = False
             except redis.RedisError as exc:
                 if not failing:  # one line per outage, not one per beat
-                    log.warning("queue %s: heartbeat failed (%s); will keep trying", self.name, exc)
+                    log.warning(
+                        "queue %s: heartbeat failed (%s); will keep trying", self.name, oneline(exc)
+                    )
                 failing = True
 
     def extend_leases(self) -> list[str]:
@@ -398,7 +417,7 @@ class RedisQueue(TaskQueue):
             with self._lock:
                 for task_id in lost:
                     self._held.pop(task_id, None)
-            log.warning("queue %s: leases lost for %s", self.name, ", ".join(lost))
+            log.warning("queue %s: leases lost for %s", self.name, oneline(", ".join(lost)))
         return lost
 
     # ----------------------------------------------------------------- inspecting
