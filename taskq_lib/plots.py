@@ -17,7 +17,8 @@ The functions:
 * `throughput` — tasks per second (or speed-up) against the number of workers;
 * `rates` — measured rates side by side, as bars with their range and value;
 * `order_vs_priority` — the order tasks were processed in against their priority;
-* `lateness` — how late tasks started, in milliseconds.
+* `lateness` — how late tasks started, in milliseconds;
+* `lateness_panels` — several lateness histograms as small multiples on one x axis.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ __all__ = [
     "OUTCOME_COLORS",
     "Run",
     "lateness",
+    "lateness_panels",
     "order_vs_priority",
     "pipeline",
     "rates",
@@ -530,4 +532,55 @@ def lateness(
         ax.set_title(title)
     if named:
         ax.legend(frameon=False)
+    return fig
+
+
+def lateness_panels(
+    late_ms: Mapping[str, Values],
+    *,
+    bins: int = 40,
+    title: str | None = None,
+    zero_line: bool = True,
+    figsize: tuple[float, float] | None = None,
+) -> Figure:
+    """Several lateness histograms as small multiples: one panel each, stacked, one x axis.
+
+    Overlapping histograms hide each other; stacked panels with the same bins and the same x
+    axis let the eye compare where each series lies.
+
+    Args:
+        late_ms: ``{name: lateness of each task in ms}``, drawn top to bottom in that order.
+        bins: number of bins, the same edges in every panel.
+        title: the title above all the panels; None for none.
+        zero_line: draw a vertical line at 0 ms (on time) in every panel.
+        figsize: width and height in inches; by default 7.0 wide and 1.6 per panel.
+
+    Returns:
+        The figure: one `Axes` per series, each holding ``bins`` bars.
+    """
+    series = _series(late_ms, "lateness")
+    if not series:
+        raise ValueError("nothing to draw")
+    if bins < 1:
+        raise ValueError("bins must be >= 1")
+    everything = [v for values in series.values() for v in values]
+    low, high = (min(everything), max(everything)) if everything else (0.0, 1.0)
+    if low == high:
+        low, high = low - 0.5, high + 0.5
+    size = figsize or (7.0, 0.8 + 1.6 * len(series))
+    fig: Figure
+    fig, axes = _pyplot().subplots(
+        len(series), 1, sharex=True, sharey=True, figsize=size, layout="constrained", squeeze=False
+    )
+    for i, (ax, (name, values)) in enumerate(zip(axes[:, 0], series.items(), strict=True)):
+        color = PALETTE[i % len(PALETTE)]
+        ax.hist(values, bins=bins, range=(low, high), color=color, edgecolor="white")
+        ax.set_title(name, loc="left", fontsize=10)
+        ax.set_ylabel("tasks")
+        ax.grid(alpha=0.3)
+        if zero_line:
+            ax.axvline(0, color="black", linewidth=0.8)
+    axes[-1, 0].set_xlabel("lateness (ms)")
+    if title:
+        fig.suptitle(title)
     return fig

@@ -181,6 +181,23 @@ def test_lateness_histogram_counts_every_task() -> None:
     assert fig.axes[0].get_legend() is not None
 
 
+def test_lateness_panels_share_bins_and_x_axis_one_panel_per_series() -> None:
+    late = {"early": [-900.0, -850.0, -10.0], "middle": [-400.0, 300.0], "late": [20.0, 950.0]}
+    fig = plots.lateness_panels(late, bins=10, title="three runs")
+    assert [ax.get_title(loc="left") for ax in fig.axes] == list(late)
+    edges = []
+    for ax, values in zip(fig.axes, late.values(), strict=True):
+        drawn = [p for p in ax.patches if type(p) is Rectangle]
+        assert len(drawn) == 10 and sum(b.get_height() for b in drawn) == len(values)
+        edges.append([round(b.get_x(), 6) for b in drawn])
+    assert edges[0] == edges[1] == edges[2]  # the same bins in every panel
+    assert edges[0][0] == -900.0 and round(edges[0][-1] + 185.0, 6) == 950.0
+    assert fig.axes[0].get_xlim() == fig.axes[2].get_xlim()
+    assert fig.get_suptitle() == "three runs"
+    with pytest.raises(ValueError):
+        plots.lateness_panels({})
+
+
 # --- the pipeline picture ---------------------------------------------------------------------
 
 
