@@ -225,6 +225,7 @@ def timeline(
     *,
     workers: Sequence[str] | None = None,
     color_by: Literal["outcome", "type"] = "outcome",
+    min_ms: float = 0.0,
     title: str | None = "What each worker did",
     figsize: tuple[float, float] | None = None,
     ax: Axes | None = None,
@@ -240,6 +241,9 @@ def timeline(
             to show idle workers too and to keep the figure's size the same from run to run; by
             default, the workers that appear in ``events``, in natural order (w2 before w10).
         color_by: colour bars by how the run ended (``"outcome"``) or by task type (``"type"``).
+        min_ms: draw every bar at least this many milliseconds wide, so that runs too short to
+            see (a task that returns at once) still show; their true length is unchanged in
+            `runs`.
         title: the chart title; None for none.
         figsize: width and height in inches; by default 9 wide and 0.45 high per worker.
         ax: draw here instead of in a new figure.
@@ -249,6 +253,8 @@ def timeline(
     """
     if color_by not in ("outcome", "type"):
         raise ValueError("color_by is 'outcome' or 'type'")
+    if min_ms < 0:
+        raise ValueError("min_ms must be >= 0")
     found = runs(events)
     seen = sorted({run.worker for run in found}, key=_natural_key)
     rows = list(seen if workers is None else workers)
@@ -266,7 +272,7 @@ def timeline(
         color = OUTCOME_COLORS[run.outcome] if color_by == "outcome" else type_color[run.task_type]
         ax.barh(
             row[run.worker],
-            max(run.seconds * 1000, 0.0),
+            max(run.seconds * 1000, min_ms),
             left=(run.start - origin) * 1000,
             height=0.6,
             color=color,
@@ -487,7 +493,8 @@ def lateness(
     Args:
         late_ms: lateness of each task in ms, or ``{name: lateness}`` to compare several runs
             (for example the original one-second poll against an exact scheduler).
-        per_task: draw one bar per task (x is the task's index) instead of a histogram.
+        per_task: draw one bar per task (x is the task's index, with whole-number ticks)
+            instead of a histogram.
         bins: number of histogram bins, shared by all series.
         title: the chart title; None for none.
         figsize: width and height in inches; by default 7.0 by 4.0.
@@ -508,6 +515,9 @@ def lateness(
             xs = [k + (i - (len(series) - 1) / 2) * width for k in range(len(values))]
             ax.bar(xs, values, width=width, color=PALETTE[i % len(PALETTE)], label=name)
         ax.axhline(0, color="black", linewidth=0.8)
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # task 3, never task 2.5
         ax.set_xlabel("task")
         ax.set_ylabel("lateness (ms)")
     else:

@@ -104,6 +104,21 @@ def test_timeline_can_colour_by_type_and_draw_into_given_axes() -> None:
         plots.timeline(events, color_by="colour")  # type: ignore[arg-type]
 
 
+def test_timeline_min_ms_widens_only_the_bars_that_are_too_short_to_see() -> None:
+    events = [
+        Event(1.000, "started", "a", "notification", "w0", 1),
+        Event(1.000, "succeeded", "a", "notification", "w0", 1),  # took no time at all
+        Event(1.000, "started", "b", "email", "w1", 1),
+        Event(1.020, "succeeded", "b", "email", "w1", 1),
+    ]
+    widths = sorted(round(b.get_width(), 6) for b in bars(plots.timeline(events)))
+    assert widths == [0.0, 20.0]
+    widths = sorted(round(b.get_width(), 6) for b in bars(plots.timeline(events, min_ms=2.0)))
+    assert widths == [2.0, 20.0]
+    with pytest.raises(ValueError, match="min_ms"):
+        plots.timeline(events, min_ms=-1.0)
+
+
 def test_runs_pairs_start_and_end_of_the_same_attempt() -> None:
     found = plots.runs(
         [
@@ -171,6 +186,14 @@ def test_lateness_per_task_has_one_bar_per_task() -> None:
     late = [0.5, 12.0, 980.0, 3.0]
     fig = plots.lateness(late, per_task=True)
     assert [b.get_height() for b in bars(fig)] == late
+
+
+def test_lateness_per_task_ticks_are_whole_task_numbers() -> None:
+    fig = plots.lateness([1.0, 2.0], per_task=True)  # plain matplotlib: ticks at 0, 0.25, 0.5, ...
+    fig.canvas.draw()  # the locator chooses the ticks when the figure is drawn
+    ticks = [t for t in fig.axes[0].get_xticks() if 0 <= t <= 1]
+    assert len(ticks) >= 2
+    assert all(float(t).is_integer() for t in ticks)
 
 
 def test_lateness_histogram_counts_every_task() -> None:
