@@ -578,6 +578,7 @@ def waits(
     colors: list[str] = []
     ran_x: list[float] = []
     ran_y: list[float] = []
+    labelled: set[str] = set()
     for row, arrived, started in tasks:
         k = seen[row]
         seen[row] += 1
@@ -588,8 +589,10 @@ def waits(
         if started is None:
             ax.annotate("", (until + 0.02 * until, y), (until, y),
                         arrowprops={"arrowstyle": "-|>", "color": OUTCOME_COLORS[DEAD]})
-            ax.annotate(" still waiting", (until + 0.02 * until, y), va="center", fontsize=8,
-                        color=OUTCOME_COLORS[DEAD])
+            if row not in labelled:  # once per row, so shared rows stay readable
+                labelled.add(row)
+                ax.annotate(" still waiting", (until + 0.02 * until, names.index(row)),
+                            va="center", fontsize=8, color=OUTCOME_COLORS[DEAD])
         else:
             ran_x.append(started)
             ran_y.append(y)

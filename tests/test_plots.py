@@ -209,7 +209,10 @@ def test_waits_draws_a_line_per_task_and_runs_never_started_ones_to_the_end() ->
     assert [(a[0], b[0]) for a, b in segments] == [(0.0, 0.0), (1.0, 2.0), (0.0, 10.0)]
     assert [round(b[1]) for _, b in segments] == [0, 0, 1]  # rows: alerts, then report
     assert [x for x, _ in dots.get_offsets()] == [0.0, 2.0]  # a dot where each task started
-    assert any("still waiting" in t.get_text() for t in fig.axes[0].texts)
+    assert [t.get_text().strip() for t in fig.axes[0].texts] == ["", "still waiting"]
+    two_waiting = plots.waits([("report", 0.0, None), ("report", 5.0, None)], until=10.0)
+    labels = [t.get_text().strip() for t in two_waiting.axes[0].texts]
+    assert labels.count("still waiting") == 1  # one label per row, however many arrows
     with pytest.raises(ValueError, match="not in rows"):
         plots.waits(tasks, until=10.0, rows=["alerts"])
 
