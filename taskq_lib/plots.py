@@ -17,6 +17,7 @@ The functions:
 * `throughput` — tasks per second (or speed-up) against the number of workers;
 * `rates` — measured rates side by side, as bars with their range and value;
 * `order_vs_priority` — the order tasks were processed in against their priority;
+* `waits` — how long each task waited, from arrival to start (starvation shows as a red line);
 * `lateness` — how late tasks started, in milliseconds;
 * `lateness_panels` — several lateness histograms as small multiples on one x axis.
 """
@@ -24,6 +25,7 @@ The functions:
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -41,11 +43,13 @@ __all__ = [
     "lateness",
     "lateness_panels",
     "order_vs_priority",
+    "out_of_turn",
     "pipeline",
     "rates",
     "runs",
     "throughput",
     "timeline",
+    "waits",
 ]
 
 INSTALL_HINT = (
@@ -300,7 +304,7 @@ def timeline(
 
 def throughput(
     xs: Sequence[float],
-    ys: Values | Mapping[str, Values],
+    ys: Sequence[Rate | float] | Mapping[str, Sequence[Rate | float]],
     *,
     ideal: bool = True,
     speedup: bool = False,
@@ -316,8 +320,12 @@ def throughput(
         xs: the settings, for example ``[1, 2, 4, 8]`` workers.
         ys: the measurements at each setting (tasks per second), or ``{name: measurements}`` to
             draw several series, for example ``{"I/O-bound": [...], "CPU-bound": [...]}``.
+            A measurement may be a `Rate` (from `taskq_lib.measure`): the line goes through its
+            median and an error bar shows the range of its rounds.
         ideal: also draw perfect scaling from the first point: ``y[0] * x / x[0]``. With several
             series, the ideal line follows the first one (with ``speedup`` it fits them all).
+            It is drawn as a wide pale band under the measured lines, so a series that follows
+            it closely does not hide it.
         speedup: divide each series by its first value, so every series starts at 1 and
             different kinds of work can share one chart.
         xlabel: the x-axis label.
@@ -328,9 +336,14 @@ def throughput(
 
     Returns:
         The figure. Its axes hold one line per series (with one marker per point), plus the
-        dashed ideal line when ``ideal`` is true, drawn last.
+        ideal line when ``ideal`` is true, added last (but drawn underneath). Series of `Rate`
+        values add one error-bar collection each.
     """
-    series = _series(ys, "measured")
+    given = ys if isinstance(ys, Mapping) else {"measured": ys}
+    series: dict[str, list[Rate]] = {
+        str(name): [v if isinstance(v, Rate) else Rate.of([float(v)]) for v in values]
+        for name, values in given.items()
+    }
     for name, values in series.items():
         if len(values) != len(xs):
             raise ValueError(f"series {name!r} has {len(values)} values for {len(xs)} x values")
@@ -338,16 +351,25 @@ def throughput(
         raise ValueError("need at least one point")
     if speedup:
         for name, values in series.items():
-            if values[0] == 0:
+            base = values[0].median
+            if base == 0:
                 raise ValueError(f"series {name!r} starts at 0; cannot compute a speed-up")
-            series[name] = [v / values[0] for v in values]
+            series[name] = [Rate.of([s / base for s in v.samples]) for v in values]
     fig, ax = _axes(ax, figsize or (7.0, 4.5))
     for i, (name, values) in enumerate(series.items()):
-        ax.plot(list(xs), values, marker="o", color=PALETTE[i % len(PALETTE)], label=name)
+        color = PALETTE[i % len(PALETTE)]
+        medians = [v.median for v in values]
+        ax.plot(list(xs), medians, marker="o", color=color, label=name, zorder=3)
+        if any(v.low < v.high for v in values):
+            below = [m - v.low for m, v in zip(medians, values, strict=True)]
+            above = [v.high - m for m, v in zip(medians, values, strict=True)]
+            ax.errorbar(list(xs), medians, yerr=[below, above], fmt="none", ecolor=color,
+                        elinewidth=1.2, capsize=0, zorder=3)
     if ideal:
-        first = next(iter(series.values()))
-        line = [first[0] * x / xs[0] for x in xs]
-        ax.plot(list(xs), line, linestyle="--", color="gray", label="ideal (linear)")
+        first = next(iter(series.values()))[0].median
+        line = [first * x / xs[0] for x in xs]
+        ax.plot(list(xs), line, color="gray", linewidth=9, alpha=0.3, solid_capstyle="round",
+                label="ideal: n workers, n times as fast", zorder=1)
     ax.set_xticks(list(xs))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel or ("speed-up (x times)" if speedup else "tasks per second"))
@@ -417,6 +439,7 @@ def order_vs_priority(
     priorities: Sequence[int | float],
     *,
     arrival: Sequence[int] | None = None,
+    numbers: bool = False,
     highlight: Iterable[int] = (),
     title: str | None = "Processing order against priority",
     figsize: tuple[float, float] | None = None,
@@ -431,6 +454,9 @@ def order_vs_priority(
         arrival: each task's enqueue position (0 for the first enqueued), in the same order.
             When given, points are coloured by it, so first-in first-out among equal
             priorities shows as colours getting lighter from left to right in each step.
+        numbers: with ``arrival``, write each task's arrival number in its dot instead of a
+            colour scale, and draw in orange the tasks that came out *out of turn*: before a
+            task of the same priority that arrived earlier (see `out_of_turn`).
         highlight: processing positions (0-based) to ring in red, for example a starved task.
         title: the chart title; None for none.
         figsize: width and height in inches; by default 8.0 by 4.0.
@@ -442,11 +468,36 @@ def order_vs_priority(
     """
     if arrival is not None and len(arrival) != len(priorities):
         raise ValueError("arrival needs one value per task")
+    if numbers and arrival is None:
+        raise ValueError("numbers=True needs arrival=")
     fig, ax = _axes(ax, figsize or (8.0, 4.0))
     positions = list(range(len(priorities)))
     values = [float(p) for p in priorities]
     if arrival is None:
         ax.scatter(positions, values, s=30, color=PALETTE[0], zorder=2)
+    elif numbers:
+        late = set(out_of_turn(priorities, arrival))
+        colors = [PALETTE[1] if i in late else PALETTE[4] for i in positions]
+        ax.scatter(positions, values, s=330, c=colors, edgecolors="black", linewidths=0.6,
+                   zorder=2)
+        for x, y, n in zip(positions, values, arrival, strict=True):
+            ax.annotate(str(n), (x, y), ha="center", va="center", fontsize=8, zorder=4)
+        from matplotlib.lines import Line2D
+
+        dot: dict[str, Any] = {"marker": "o", "linestyle": "", "markersize": 11}
+        dot["markeredgecolor"] = "black"
+        ax.legend(
+            handles=[
+                Line2D([], [], markerfacecolor=PALETTE[4], label="in turn", **dot),
+                Line2D([], [], markerfacecolor=PALETTE[1],
+                       label="out of turn: an earlier task of\nthe same priority was still waiting",
+                       **dot),
+            ],
+            loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, title="number = arrival",
+        )
+        low, high = min(values, default=0.0), max(values, default=0.0)
+        pad = 0.15 * (high - low) + 0.5  # room for the big numbered dots
+        ax.set_ylim(low - pad, high + pad)
     else:
         dots = ax.scatter(positions, values, s=30, c=list(arrival), cmap="viridis", zorder=2)
         fig.colorbar(dots, ax=ax, label="enqueue order")
@@ -472,6 +523,96 @@ def order_vs_priority(
     ax.set_xlabel("position in processing order (0 = first)")
     ax.set_ylabel("priority")
     ax.grid(alpha=0.3)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def out_of_turn(priorities: Sequence[int | float], arrival: Sequence[int]) -> list[int]:
+    """Processing positions of tasks that overtook an earlier task of the same priority.
+
+    Both lists are in processing order. A task is out of turn when a task with the same priority
+    and a smaller arrival number comes out *after* it. A queue that is first-in first-out among
+    equal priorities has none.
+    """
+    if len(arrival) != len(priorities):
+        raise ValueError("arrival needs one value per task")
+    late: list[int] = []
+    for i, (p, a) in enumerate(zip(priorities, arrival, strict=True)):
+        later = zip(priorities[i + 1 :], arrival[i + 1 :], strict=True)
+        if any(q == p and b < a for q, b in later):
+            late.append(i)
+    return late
+
+
+def waits(
+    tasks: Sequence[tuple[str, float, float | None]],
+    *,
+    until: float,
+    rows: Sequence[str] | None = None,
+    unit: str = "s",
+    title: str | None = "When each task arrived and when it ran",
+    figsize: tuple[float, float] | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """How long tasks waited: for each, a line from its arrival to the moment it started.
+
+    Args:
+        tasks: ``(row, arrived, started)`` per task; ``started`` is None for a task that never
+            ran before ``until``. Tasks that share a row (for example one row for all urgent
+            tasks) are drawn in that row, alternately a little higher and lower.
+        until: the end of the run. A task that never ran is drawn as a red line from its arrival
+            to ``until``, ending in an arrow and the words "still waiting".
+        rows: the rows, top to bottom; by default in the order they first appear in ``tasks``.
+        unit: the time unit, for the axis label.
+        title: the chart title; None for none.
+        figsize: width and height in inches; by default 9 wide and 0.5 per row.
+        ax: draw here instead of in a new figure.
+
+    Returns:
+        The figure. Its first collection holds one wait line per task; the second one dot per
+        task that ran (at its start time).
+    """
+    names = list(rows) if rows is not None else list(dict.fromkeys(row for row, _, _ in tasks))
+    unknown = sorted({row for row, _, _ in tasks} - set(names))
+    if unknown:
+        raise ValueError(f"tasks name rows that are not in rows=: {unknown}")
+    fig, ax = _axes(ax, figsize or (9.0, 1.4 + 0.5 * max(len(names), 2)))
+    from matplotlib.collections import LineCollection
+
+    shared = Counter(row for row, _, _ in tasks)
+    seen: Counter[str] = Counter()
+    segments: list[list[tuple[float, float]]] = []
+    colors: list[str] = []
+    ran_x: list[float] = []
+    ran_y: list[float] = []
+    labelled: set[str] = set()
+    for row, arrived, started in tasks:
+        k = seen[row]
+        seen[row] += 1
+        y = names.index(row) + (0.0 if shared[row] == 1 else (k % 3 - 1) * 0.18)
+        end = until if started is None else started
+        segments.append([(arrived, y), (end, y)])
+        colors.append(OUTCOME_COLORS[DEAD] if started is None else "#555555")
+        if started is None:
+            ax.annotate("", (until + 0.02 * until, y), (until, y),
+                        arrowprops={"arrowstyle": "-|>", "color": OUTCOME_COLORS[DEAD]})
+            if row not in labelled:  # once per row, so shared rows stay readable
+                labelled.add(row)
+                ax.annotate(" still waiting", (until + 0.02 * until, names.index(row)),
+                            va="center", fontsize=8, color=OUTCOME_COLORS[DEAD])
+        else:
+            ran_x.append(started)
+            ran_y.append(y)
+    ax.add_collection(LineCollection(segments, colors=colors, linewidths=2, zorder=2))
+    ax.scatter(ran_x, ran_y, s=22, color=PALETTE[2], edgecolors="black", linewidths=0.4,
+               zorder=3, label="ran")
+    ax.set_yticks(range(len(names)), names)
+    ax.set_ylim(len(names) - 0.5, -0.5)
+    starts = [arrived for _, arrived, _ in tasks]
+    ax.set_xlim(min(starts, default=0.0) - 0.02 * until, until * 1.16)
+    ax.set_xlabel(f"time ({unit})")
+    ax.grid(axis="x", alpha=0.3)
     if title:
         ax.set_title(title)
     return fig

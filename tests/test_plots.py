@@ -154,6 +154,23 @@ def test_throughput_speedup_of_several_series_without_ideal() -> None:
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["io", "cpu"]
 
 
+def test_throughput_draws_rates_with_their_ranges_and_a_visible_ideal() -> None:
+    from taskq_lib.measure import Rate
+
+    one, four = Rate.of([9.0, 10.0, 12.0]), Rate.of([36.0, 40.0, 41.0])
+    fig = plots.throughput([1, 4], {"io": [one, four]}, speedup=True)
+    measured, ideal = fig.axes[0].get_lines()
+    assert list(measured.get_ydata()) == [1.0, 4.0]  # medians divided by the first median
+    assert list(ideal.get_ydata()) == [1.0, 4.0]  # same values: the ideal must not be hidden
+    assert ideal.get_zorder() < measured.get_zorder()  # drawn underneath ...
+    assert ideal.get_linewidth() > 3 * measured.get_linewidth()  # ... and wider, so both show
+    [ranges] = fig.axes[0].collections  # one error bar per point, from low to high
+    assert [[tuple(p) for p in seg] for seg in ranges.get_segments()] == [
+        [(1.0, 0.9), (1.0, 1.2)],
+        [(4.0, 3.6), (4.0, 4.1)],
+    ]
+
+
 def test_throughput_refuses_mismatched_lengths() -> None:
     with pytest.raises(ValueError, match="3 x values"):
         plots.throughput([1, 2, 3], [1.0, 2.0])
@@ -177,6 +194,42 @@ def test_order_vs_priority_colours_by_arrival() -> None:
     assert list(dots.get_array()) == [1, 0, 2]
     with pytest.raises(ValueError, match="out of range"):
         plots.order_vs_priority([1, 2], highlight=[2])
+
+
+def test_out_of_turn_finds_tasks_that_overtook_an_earlier_one_of_the_same_priority() -> None:
+    # processing order: arrival 0 (p 5), 3 (p 5), 2 (p 9), 1 (p 5), 4 (p 9)
+    assert plots.out_of_turn([5, 5, 9, 5, 9], [0, 3, 2, 1, 4]) == [1]  # 3 went before 1
+    assert plots.out_of_turn([5, 5, 5], [0, 1, 2]) == []
+
+
+def test_order_vs_priority_numbers_each_dot_and_marks_the_out_of_turn_ones() -> None:
+    fig = plots.order_vs_priority([5, 5, 5], arrival=[0, 2, 1], numbers=True)
+    assert len(fig.axes) == 1  # no colour bar: the numbers say it
+    [dots] = fig.axes[0].collections
+    assert [t.get_text() for t in fig.axes[0].texts] == ["0", "2", "1"]
+    colors = [to_hex(c) for c in dots.get_facecolors()]
+    assert colors[1] != colors[0] == colors[2]  # only arrival 2, which overtook 1, stands out
+    with pytest.raises(ValueError, match="needs arrival"):
+        plots.order_vs_priority([1], numbers=True)
+
+
+# --- waits ------------------------------------------------------------------------------------
+
+
+def test_waits_draws_a_line_per_task_and_runs_never_started_ones_to_the_end() -> None:
+    tasks = [("alerts", 0.0, 0.0), ("alerts", 1.0, 2.0), ("report", 0.0, None)]
+    fig = plots.waits(tasks, until=10.0)
+    lines, dots = fig.axes[0].collections
+    segments = [[tuple(p) for p in seg] for seg in lines.get_segments()]
+    assert [(a[0], b[0]) for a, b in segments] == [(0.0, 0.0), (1.0, 2.0), (0.0, 10.0)]
+    assert [round(b[1]) for _, b in segments] == [0, 0, 1]  # rows: alerts, then report
+    assert [x for x, _ in dots.get_offsets()] == [0.0, 2.0]  # a dot where each task started
+    assert [t.get_text().strip() for t in fig.axes[0].texts] == ["", "still waiting"]
+    two_waiting = plots.waits([("report", 0.0, None), ("report", 5.0, None)], until=10.0)
+    labels = [t.get_text().strip() for t in two_waiting.axes[0].texts]
+    assert labels.count("still waiting") == 1  # one label per row, however many arrows
+    with pytest.raises(ValueError, match="not in rows"):
+        plots.waits(tasks, until=10.0, rows=["alerts"])
 
 
 # --- lateness ---------------------------------------------------------------------------------
