@@ -40,7 +40,8 @@ from .deadletter import DeadLetter, ErrorInfo
 from .errors import DecodeError, InvalidTask, QueueClosed
 from .interface import Delivery, check_put
 from .keys import QueueKeys
-from .limits import check_payload
+from .limits import DEFAULT_MAX_RESULT_BYTES, check_payload, encode_value
+from .logtext import oneline
 from .scripts import assemble, load
 from .status import STATES, InspectableQueue, Status, TaskInfo
 from .task import DEFAULT_MAX_BYTES, Task, decode, dumps, encode
@@ -70,6 +71,7 @@ class RedisQueue(InspectableQueue):
         retention: seconds a succeeded task's status and result are kept.
         dead_max, dead_max_age: bounds of the dead-letter queue (tasks, seconds).
         max_bytes: the largest encoded task accepted.
+        max_result_bytes: the largest encoded result stored; `ack` refuses a bigger one.
         reaper_period: longest wait between two takes of an idle consumer; bounds how late an
             expired lease is noticed when every consumer is idle.
         consumer: this consumer's name, the start of its delivery tokens (default
@@ -91,6 +93,7 @@ class RedisQueue(InspectableQueue):
         dead_max: int = 10_000,
         dead_max_age: float = 7 * 24 * 3600.0,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
         reaper_period: float = 1.0,
         clock: Clock = SYSTEM_CLOCK,
         consumer: str | None = None,
@@ -115,6 +118,7 @@ class RedisQueue(InspectableQueue):
         self.dead_max = dead_max
         self.dead_max_age = dead_max_age
         self.max_bytes = max_bytes
+        self.max_result_bytes = max_result_bytes
         self.reaper_period = reaper_period
         self.clock = clock
         #: Starts every delivery token this consumer gets, so one can tell who holds a task.
@@ -207,7 +211,7 @@ class RedisQueue(InspectableQueue):
 
     def _enqueue_times(self, delay: float, timeout: float | None) -> tuple[int, int]:
         """Now and the due time (0: pending now), in ms; refused on a closed queue."""
-        check_put(delay, timeout)
+        delay = check_put(delay, timeout)
         if self._closed:
             raise QueueClosed(f"queue {self.name!r} is closed")
         now = self._now_ms()
@@ -312,7 +316,7 @@ class RedisQueue(InspectableQueue):
                 reply[i + 3],
             )
             try:
-                task = self._read_task(body, attempts)
+                task = decode(body, attempts=int(attempts))
             except DecodeError as exc:
                 self._bury_undecodable(task_id, token, exc)
                 continue
@@ -323,27 +327,28 @@ class RedisQueue(InspectableQueue):
             self._start_heartbeat()
         return deliveries, int(reply[0])
 
-    def _read_task(self, body: Any, attempts: Any) -> Task:
-        """A stored body as a task, held to the rule it was enqueued by; else `DecodeError`."""
-        task = decode(body, attempts=int(attempts))
-        try:
-            check_payload(task.payload, max_bytes=self.max_bytes)
-        except InvalidTask as exc:
-            raise DecodeError(f"the stored task cannot be read: {exc}") from None
-        return task
-
     def _bury_undecodable(self, task_id: str, token: str, exc: DecodeError) -> None:
         log.warning(
-            "queue %s: task %s cannot be decoded (%s); dead-lettered", self.name, task_id, exc
+            "queue %s: task %s cannot be decoded (%s); dead-lettered",
+            self.name,
+            oneline(task_id),
+            oneline(exc),
         )
         error = ErrorInfo("DecodeError", str(exc))
         self._run("fail", self._fail_args(task_id, token, error, None))
 
     def ack(self, delivery: Delivery, result: Any = None) -> None:
-        check_payload(result, field="result")
-        encoded = "" if result is None else dumps(result)
-        with self._lock:
+        """Acknowledge a delivery (sent in a batch). A result that breaks the rule of
+        `taskq_lib.limits` raises `InvalidTask` and nothing is sent: fail the delivery then.
+        """
+        with self._lock:  # no longer renewed, whatever happens below: never stuck in flight
             self._held.pop(delivery.task.id, None)
+        encoded = (
+            ""
+            if result is None
+            else encode_value(result, max_bytes=self.max_result_bytes, field="result")
+        )
+        with self._lock:
             self._acks += [delivery.task.id, delivery.token, encoded]
             full = len(self._acks) >= 3 * self.ack_batch
         if full:
@@ -368,7 +373,9 @@ class RedisQueue(InspectableQueue):
         stale = [_text(i) for i in reply]
         if stale:
             self.lost_leases += len(stale)
-            log.warning("queue %s: lease lost before ack for %s", self.name, ", ".join(stale))
+            log.warning(
+                "queue %s: lease lost before ack for %s", self.name, oneline(", ".join(stale))
+            )
         return stale
 
     def fail(self, delivery: Delivery, error: ErrorInfo, *, retry_in: float | None) -> None:
@@ -378,7 +385,7 @@ class RedisQueue(InspectableQueue):
         ok = self._run("fail", self._fail_args(task_id, delivery.token, error, retry_in))
         if not ok:
             self.lost_leases += 1
-            log.warning("queue %s: lease lost before fail for %s", self.name, task_id)
+            log.warning("queue %s: lease lost before fail for %s", self.name, oneline(task_id))
 
     def _fail_args(
         self, task_id: str, token: str, error: ErrorInfo, retry_in: float | None
@@ -413,7 +420,9 @@ class RedisQueue(InspectableQueue):
                 failing = False
             except redis.RedisError as exc:
                 if not failing:  # one line per outage, not one per beat
-                    log.warning("queue %s: heartbeat failed (%s); will keep trying", self.name, exc)
+                    log.warning(
+                        "queue %s: heartbeat failed (%s); will keep trying", self.name, oneline(exc)
+                    )
                 failing = True
 
     def extend_leases(self) -> list[str]:
@@ -429,7 +438,7 @@ class RedisQueue(InspectableQueue):
             with self._lock:
                 for task_id in lost:
                     self._held.pop(task_id, None)
-            log.warning("queue %s: leases lost for %s", self.name, ", ".join(lost))
+            log.warning("queue %s: leases lost for %s", self.name, oneline(", ".join(lost)))
         return lost
 
     # ----------------------------------------------------------------- inspecting
@@ -494,7 +503,7 @@ class RedisQueue(InspectableQueue):
             id=task_id,
             state=state,
             attempts=count,
-            task=None if body is None else read(lambda: self._read_task(body, count)),
+            task=None if body is None else read(lambda: decode(body, attempts=count)),
             last_error=read(lambda: _read_error(error)),
             result=read(lambda: _read_json(result, "result")),
             updated_at=int(updated) / 1000 if updated.isdigit() else None,
@@ -521,7 +530,7 @@ class RedisQueue(InspectableQueue):
             except DecodeError as exc:
                 count, err = 0, ErrorInfo("Unreadable", f"stored data cannot be read: {exc}")
             try:
-                task = None if body is None else self._read_task(body, count)
+                task = None if body is None else decode(body, attempts=count)
             except DecodeError:
                 raw = _text(body)[:1000]
             out.append(DeadLetter(_text(member), task, err, count, score / 1000, raw))

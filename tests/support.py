@@ -85,6 +85,8 @@ class RedisServer:
                 try:
                     if client.ping() and client.info("persistence").get("loading") == 0:
                         return
+                except redis.AuthenticationError:
+                    return  # up, and wants a password (--requirepass)
                 except (redis.ConnectionError, redis.BusyLoadingError):
                     pass
                 time.sleep(0.02)
