@@ -168,36 +168,30 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run workers on a Redis queue. SIGTERM or SIGINT (Ctrl+C) stops them "
         "gracefully: tasks in hand finish, prefetched ones go back to the queue.",
     )
-    worker.add_argument(
-        "--concurrency",
-        type=_int_between(1, MAX_THREADS),
-        default=4,
-        help=f"worker threads, 1..{MAX_THREADS}",
-    )
-    worker.add_argument(
-        "--prefetch",
-        type=_int_between(1, MAX_PREFETCH),
-        default=1,
-        help=f"tasks taken (and acks sent) per round trip, 1..{MAX_PREFETCH}",
-    )
-    worker.add_argument(
-        "--lease",
-        type=_lease,
-        default=30.0,
-        help=f"seconds a task stays ours without a heartbeat, {MIN_LEASE:g}..{MAX_WAIT:g}",
-    )
-    worker.add_argument(
-        "--reaper-period",
-        type=_seconds_between(0.01, MAX_WAIT),
-        default=1.0,
-        help="longest idle wait: how soon an expired lease is noticed when all are idle",
-    )
-    worker.add_argument(
-        "--shutdown-timeout",
-        type=_seconds,
-        default=30.0,
-        help="seconds to wait for tasks in hand when stopping",
-    )
+    options: list[tuple[str, Callable[[str], Any], float, str]] = [
+        ("--concurrency", _int_between(1, MAX_THREADS), 4, f"worker threads, 1..{MAX_THREADS}"),
+        (
+            "--prefetch",
+            _int_between(1, MAX_PREFETCH),
+            1,
+            f"tasks taken (and acks sent) per round trip, 1..{MAX_PREFETCH}",
+        ),
+        (
+            "--lease",
+            _lease,
+            30.0,
+            f"seconds a task stays ours without a heartbeat, {MIN_LEASE:g}..{MAX_WAIT:g}",
+        ),
+        (
+            "--reaper-period",
+            _seconds_between(0.01, MAX_WAIT),
+            1.0,
+            "longest idle wait: how soon an expired lease is noticed when all are idle",
+        ),
+        ("--shutdown-timeout", _seconds, 30.0, "seconds to wait for tasks in hand when stopping"),
+    ]
+    for flag, parse, default, text in options:
+        worker.add_argument(flag, type=parse, default=default, help=text)
     worker.set_defaults(run=run_worker)
 
     serve = commands.add_parser(
@@ -209,12 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=_port, default=8000, help="port to listen on")
-    serve.add_argument(
-        "--workers",
-        type=_int_between(0, MAX_THREADS),
-        default=0,
-        help=f"worker threads in this process, 0..{MAX_THREADS}",
-    )
+    in_process = f"worker threads in this process, 0..{MAX_THREADS}"
+    serve.add_argument("--workers", type=_int_between(0, MAX_THREADS), default=0, help=in_process)
     serve.add_argument(
         "--max-body", type=_count, default=64 * 1024, help="largest request body, in bytes"
     )

@@ -107,20 +107,16 @@ class RedisQueue(InspectableQueue):
                 f"client must be a redis.Redis, not {type(client).__name__}: a service passes "
                 "redis.Redis.from_url(...), a notebook taskq_lib.connection.get_redis()"
             )
-        self.name = name
-        self.keys = QueueKeys(name)
-        self.client = client
-        self.lease = lease
-        self.prefetch = prefetch
-        self.ack_batch = ack_batch
+        self.name, self.keys, self.client = name, QueueKeys(name), client
+        # How tasks are handed out.
+        self.lease, self.prefetch, self.ack_batch = lease, prefetch, ack_batch
         self.max_attempts = max_attempts
+        # What is kept, how big, and for how long.
         self.retention = retention
-        self.dead_max = dead_max
-        self.dead_max_age = dead_max_age
-        self.max_bytes = max_bytes
-        self.max_result_bytes = max_result_bytes
-        self.reaper_period = reaper_period
-        self.clock = clock
+        self.dead_max, self.dead_max_age = dead_max, dead_max_age
+        self.max_bytes, self.max_result_bytes = max_bytes, max_result_bytes
+        # When.
+        self.reaper_period, self.clock = reaper_period, clock
         #: Starts every delivery token this consumer gets, so one can tell who holds a task.
         self.consumer = consumer or f"{socket.gethostname()}:{os.getpid()}"
         self.lost_leases = 0  # acks and fails refused because the lease had moved on
