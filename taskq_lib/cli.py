@@ -43,7 +43,7 @@ from redis.retry import Retry
 from . import __version__
 from .connection import REDIS_URL_ENV, get_redis, redact
 from .connection import redis_url as env_redis_url
-from .errors import InvalidTask
+from .errors import DecodeError, InvalidTask
 from .events import LoggedEvents
 from .limits import MAX_DELAY
 from .logtext import oneline
@@ -286,6 +286,12 @@ def _main(argv: Sequence[str] | None) -> int:
         return 2
     except Failed as exc:
         print(f"taskq {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except DecodeError as exc:  # data another client or version wrote
+        print(
+            f"taskq {args.command}: the queue holds data this cannot read: {oneline(exc)}",
+            file=sys.stderr,
+        )
         return 1
     except redis.AuthenticationError:
         print(f"taskq {args.command}: {_auth_problem(_url(args) or '?')}", file=sys.stderr)
