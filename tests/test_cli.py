@@ -320,5 +320,5 @@ def test_info_on_a_counter_another_client_garbled_says_so_without_a_traceback(
 ) -> None:
     queue.put(Task("email"))
     queue.client.hset(queue.keys.counters, "enqueued", "lots")
-    code, out, err = run("info")
+    code, _, err = run("info")
     assert code == 1 and "cannot read" in err and "'lots'" in err and "Traceback" not in err
