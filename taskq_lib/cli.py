@@ -644,7 +644,7 @@ def run_dlq_list(args: argparse.Namespace) -> int:
         died = datetime.fromtimestamp(d.died_at, timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
         kind = "?" if d.task is None else d.task.type
         # Ids and errors come from outside: escaped, so they cannot drive the terminal.
-        print(f"  {oneline(d.id)}  {kind}  runs={d.attempts}  died {died}  {oneline(d.error)}")
+        print(f"  {oneline(d.id)}  {kind}  attempts={d.attempts}  died {died}  {oneline(d.error)}")
     return 0
 
 

@@ -14,7 +14,7 @@ TRACEBACK_LINES = 12
 
 @dataclass(frozen=True)
 class ErrorInfo:
-    """Why a run failed: the exception's type, message and a short traceback."""
+    """Why an attempt failed: the exception's type, message and a short traceback."""
 
     type: str
     message: str

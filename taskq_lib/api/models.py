@@ -68,7 +68,7 @@ class ErrorBody(BaseModel):
 
 
 class ErrorInfoModel(BaseModel):
-    """Why a run failed."""
+    """Why an attempt failed."""
 
     type: str
     message: str
@@ -81,7 +81,7 @@ class TaskStatus(BaseModel):
     task_id: str
     type: str | None
     status: Status
-    attempts: int = Field(description="Runs so far.")
+    attempts: int = Field(description="Attempts so far: hand-outs to a worker.")
     max_retries: int | None
     last_error: ErrorInfoModel | None
     result: Any = Field(None, description="The handler's return value, once succeeded.")

@@ -32,7 +32,7 @@ def get_dead(taskq: Taskq, limit: Annotated[int, Query(ge=1, le=1000)] = 100) ->
     responses=documented(404, 422, 503),
 )
 def requeue(task_id: str, taskq: Taskq) -> Requeued:
-    """Send a dead task back to the queue to run again, with its run count reset."""
+    """Send a dead task back to the queue to run again, with its attempts reset."""
     moved = taskq.queue.requeue_dead(task_id)
     if not moved:
         raise ApiError(404, f"task {task_id[:200]!r} is not in the dead-letter queue")
