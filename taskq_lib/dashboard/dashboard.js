@@ -165,7 +165,7 @@ function niceCeiling(x) {
 }
 
 function drawChart(now) {
-  const W = 800, H = 160, L = 48, R = 8, T = 8, B = 20;
+  const W = Math.max(320, $("chart").clientWidth), H = 160, L = 48, R = 8, T = 8, B = 20;
   const points = rates();
   const top = niceCeiling(Math.max(1, ...points.map((p) => Math.max(p.finished, p.enqueued))));
   const x = (t) => L + ((t - (now - WINDOW_S)) / WINDOW_S) * (W - L - R);
@@ -183,7 +183,7 @@ function drawChart(now) {
     label.textContent = m === 0 ? "now" : `−${m} min`;
     chart.append(label);
   }
-  for (const [key, cls] of [["enqueued", "enqueued"], ["finished", "done"]]) {
+  for (const [key, cls] of [["finished", "done"], ["enqueued", "enqueued"]]) {
     const shown = points.filter((p) => p.t >= now - WINDOW_S);
     if (shown.length < 1) continue;
     const line = shown.map((p) => `${x(p.t).toFixed(1)},${y(p[key]).toFixed(1)}`).join(" ");

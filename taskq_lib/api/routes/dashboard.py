@@ -43,6 +43,7 @@ PAGE_HEADERS = {
 FILES = {
     "dashboard.js": "text/javascript; charset=utf-8",
     "dashboard.css": "text/css; charset=utf-8",
+    "icon.svg": "image/svg+xml",
 }
 
 #: The page and its files: no data, so they never need a token.
