@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import fakeredis
 import httpx
 import pytest
 import redis
@@ -28,6 +29,7 @@ from conftest import free_port
 
 from taskq_lib import EventLog, Registry, RetryPolicy, Task, WorkerPool
 from taskq_lib.api import create_app
+from taskq_lib.deadletter import ErrorInfo
 from taskq_lib.redis_queue import RedisQueue
 
 pytestmark = [pytest.mark.browser, pytest.mark.real_redis, pytest.mark.slow]
@@ -69,7 +71,10 @@ def browser() -> Iterator[Any]:
         from playwright.sync_api import sync_playwright
     except ImportError:
         unavailable("Playwright is not installed (pip install playwright)")
+    from playwright.sync_api import expect
+
     executable = chromium()
+    expect.set_options(timeout=TIMEOUT * 1000)  # the page polls every 1 to 5 s
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield launched
@@ -237,3 +242,28 @@ def test_the_dashboard_shows_the_queue_and_acts_only_with_the_token(
     page.click("#search-form button")
     expect(page.locator("#search-result")).to_contain_text("succeeded")
     assert page.evaluate("window.__pwned") is None and dialogs == []
+
+
+def test_without_a_server_token_the_page_offers_no_action(browser: Any) -> None:
+    """Safe by default: with no token set, the write routes are open, so the page offers none."""
+    from playwright.sync_api import expect
+
+    registry = Registry()
+    registry.register("mail", lambda task: None)
+    queue = RedisQueue("open", fakeredis.FakeRedis(server=fakeredis.FakeServer()))
+    queue.put(Task("mail", {"to": "ana@example.com"}))
+    delivery = queue.get(timeout=1)
+    assert delivery is not None
+    queue.fail(delivery, ErrorInfo("SMTPError", "relay refused"), retry_in=None)
+    server = Server(create_app(queue, registry))
+    try:
+        page = browser.new_page()
+        page.goto(f"{server.url}/dashboard")
+        expect(page.locator("#dlq tbody")).to_contain_text("relay refused")
+        expect(page.locator("#mode")).to_contain_text("read-only: the server has no API token")
+        expect(page.locator("#dlq button")).to_have_count(0)
+        expect(page.locator("#purge")).to_be_hidden()
+        expect(page.locator("#workers-note")).to_contain_text("No worker seen")
+    finally:
+        server.stop()
+        queue.close()
