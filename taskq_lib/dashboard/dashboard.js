@@ -129,23 +129,26 @@ function showWorkers(workers, cut, now) {
     : "No worker seen in the last 30 s, and no task in flight.";
 }
 
-// ------------------------------------------------------------------ throughput
+// ------------------------------------------------------------------ throughput and backlog
 function record(stats, now) {
   const totals = stats.totals;
   const sample = {
     t: now,
     finished: (totals.succeeded || 0) + (totals.dead || 0),
     enqueued: totals.enqueued || 0,
+    waiting: stats.pending + stats.scheduled,
+    in_flight: stats.in_flight,
   };
   const last = state.samples[state.samples.length - 1];
-  if (last && (sample.finished < last.finished || sample.enqueued < last.enqueued || sample.t <= last.t)) {
-    if (sample.t <= last.t) return; // the same moment twice
+  if (last && sample.t <= last.t) return; // the same moment twice
+  if (last && (sample.finished < last.finished || sample.enqueued < last.enqueued)) {
     state.samples = []; // the counters went back: the queue was reset
   }
   state.samples.push(sample);
   while (state.samples.length && state.samples[0].t < now - WINDOW_S - 2) state.samples.shift();
 }
 
+// Per second between successive samples: {t, finished, enqueued}.
 function rates() {
   const out = [];
   const s = state.samples;
@@ -164,40 +167,52 @@ function niceCeiling(x) {
   return 10 * p;
 }
 
-function drawChart(now) {
-  const W = Math.max(320, $("chart").clientWidth), H = 160, L = 48, R = 8, T = 8, B = 20;
-  const points = rates();
-  const top = niceCeiling(Math.max(1, ...points.map((p) => Math.max(p.finished, p.enqueued))));
+// A line chart of the last WINDOW_S seconds: lines = [[key, cssClass]] of the points.
+function drawChart(container, points, lines, now, label) {
+  const W = Math.max(280, container.clientWidth), H = 150, L = 48, R = 8, T = 8, B = 20;
+  const shown = points.filter((p) => p.t >= now - WINDOW_S);
+  const top = niceCeiling(Math.max(1, ...shown.map((p) => Math.max(...lines.map(([k]) => p[k])))));
   const x = (t) => L + ((t - (now - WINDOW_S)) / WINDOW_S) * (W - L - R);
   const y = (v) => T + (1 - v / top) * (H - T - B);
-  const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img",
-    "aria-label": "tasks finished and enqueued per second, last 5 minutes" });
+  const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": label });
   for (const v of [0, top / 2, top]) {
     chart.append(svg("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), class: "axis" }));
-    const label = svg("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" });
-    label.textContent = String(Math.round(v * 10) / 10);
-    chart.append(label);
+    const tick = svg("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" });
+    tick.textContent = String(Math.round(v * 10) / 10);
+    chart.append(tick);
   }
   for (let m = 5; m >= 0; m--) {
-    const label = svg("text", { x: x(now - m * 60), y: H - 4, "text-anchor": m === 0 ? "end" : "middle" });
-    label.textContent = m === 0 ? "now" : `−${m} min`;
-    chart.append(label);
+    const tick = svg("text", { x: x(now - m * 60), y: H - 4, "text-anchor": m === 0 ? "end" : "middle" });
+    tick.textContent = m === 0 ? "now" : `−${m} min`;
+    chart.append(tick);
   }
-  for (const [key, cls] of [["finished", "done"], ["enqueued", "enqueued"]]) {
-    const shown = points.filter((p) => p.t >= now - WINDOW_S);
-    if (shown.length < 1) continue;
+  for (const [key, cls] of lines) {
+    if (!shown.length) continue;
     const line = shown.map((p) => `${x(p.t).toFixed(1)},${y(p[key]).toFixed(1)}`).join(" ");
     chart.append(svg("polyline", { points: line, class: cls }));
   }
-  $("chart").replaceChildren(chart);
-  const lastMinute = points.filter((p) => p.t >= now - 60);
-  const mean = (k) => lastMinute.length ? lastMinute.reduce((a, p) => a + p[k], 0) / lastMinute.length : 0;
+  container.replaceChildren(chart);
+}
+
+function drawCharts(now) {
+  const points = rates();
+  drawChart($("chart"), points, [["finished", "done"]], now, "tasks finished per second, last 5 minutes");
+  const recent = points.filter((p) => p.t >= now - 60);
+  const mean = recent.length ? recent.reduce((a, p) => a + p.finished, 0) / recent.length : 0;
   const current = points.length ? points[points.length - 1] : null;
-  $("rates").replaceChildren(
-    el("span", { className: "legend-done" }, "— finished"), " (succeeded or dead): ",
-    `${current ? current.finished.toFixed(1) : "–"}/s now, ${mean("finished").toFixed(1)}/s over the last minute · `,
-    el("span", { className: "legend-enqueued" }, "- - enqueued"), ": ",
-    `${current ? current.enqueued.toFixed(1) : "–"}/s now`);
+  const peak = Math.max(0, ...points.map((p) => p.enqueued));
+  $("rates").textContent = current === null ? "measuring…"
+    : `finished (succeeded or dead): ${current.finished.toFixed(1)}/s now, ${mean.toFixed(1)}/s ` +
+      `over the last minute · enqueued: ${current.enqueued.toFixed(1)}/s now, peak ${peak.toFixed(0)}/s`;
+  drawChart($("backlog"), state.samples, [["waiting", "pending"], ["in_flight", "in_flight"]], now,
+    "tasks waiting and in flight, last 5 minutes");
+  const last = state.samples[state.samples.length - 1];
+  const lately = points.filter((p) => p.t >= now - 10);
+  const pace = lately.length ? lately.reduce((a, p) => a + p.finished, 0) / lately.length : 0;
+  const drain = pace > 0 && last.waiting > 0
+    ? ` · at the last 10 s pace, the wait clears in about ${Math.ceil(last.waiting / pace)} s` : "";
+  $("backlog-note").replaceChildren(el("span", { className: "legend-done" }, "— waiting"), " (pending or scheduled) · ",
+    el("span", { className: "legend-enqueued" }, "- - in flight"), drain);
 }
 
 // ------------------------------------------------------------------ task types
@@ -342,7 +357,7 @@ async function refresh() {
   showStats(snap.stats);
   showWorkers(snap.workers, snap.workers_cut, snap.now);
   record(snap.stats, snap.now);
-  drawChart(snap.now);
+  drawCharts(snap.now);
   return true;
 }
 
