@@ -251,8 +251,11 @@ function shownJson(value) {
   return json.length > SHOWN_CHARS ? `${json.slice(0, SHOWN_CHARS)}\n… (${json.length} characters in all)` : json;
 }
 
-function reveal(summary, content) {
-  return el("details", {}, el("summary", {}, summary), el("pre", {}, content));
+// A <details> that shows `content` only when opened; `kind` names it to reopen it on a redraw.
+function reveal(summary, content, kind) {
+  const details = el("details", {}, el("summary", {}, summary), el("pre", {}, content));
+  if (kind) details.dataset.kind = kind;
+  return details;
 }
 
 async function refreshDlq(force) {
@@ -265,15 +268,17 @@ async function refreshDlq(force) {
   state.dlqSignature = signature;
   const now = Date.now() / 1000;
   const body = $("dlq").tBodies[0];
+  const wasOpen = new Set([...body.querySelectorAll("details[open]")].map(
+    (d) => `${d.closest("tr").dataset.taskId}/${d.dataset.kind}`));
   body.replaceChildren();
   for (const d of items) {
     const error = `${d.error.type}: ${d.error.message}`;
     const errorCell = el("td", {}, shorten(error, 300));
-    if (d.error.traceback || error.length > 300) errorCell.append(reveal("full error", `${error}\n\n${d.error.traceback}`));
+    if (d.error.traceback || error.length > 300) errorCell.append(reveal("full error", `${error}\n\n${d.error.traceback}`, "error"));
     let payload;
-    if (d.raw !== null) payload = reveal(`unreadable body (${d.raw.length} characters)`, d.raw);
+    if (d.raw !== null) payload = reveal(`unreadable body (${d.raw.length} characters)`, d.raw, "payload");
     else if (d.payload === null) payload = "–";
-    else payload = reveal(`show (${JSON.stringify(d.payload).length} bytes)`, shownJson(d.payload));
+    else payload = reveal(`show (${JSON.stringify(d.payload).length} characters)`, shownJson(d.payload), "payload");
     const action = el("td");
     if (state.tokenSet) {
       const button = el("button", { type: "button", className: "requeue" }, "requeue");
@@ -286,6 +291,9 @@ async function refreshDlq(force) {
       el("td", { className: "num" }, String(d.attempts)), el("td", {}, ago(now - d.died_at)),
       errorCell, el("td", {}, payload), action);
     row.dataset.taskId = d.task_id;
+    for (const details of row.querySelectorAll("details")) {
+      details.open = wasOpen.has(`${d.task_id}/${details.dataset.kind}`);
+    }
     body.append(row);
   }
   if (!items.length) body.append(el("tr", {}, el("td", { colSpan: 7, className: "muted" }, "empty")));
