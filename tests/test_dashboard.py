@@ -10,11 +10,13 @@ from collections.abc import Callable
 from typing import Any
 
 import fakeredis
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from taskq_lib import ManualClock, MemoryQueue, Registry, Task
 from taskq_lib.api import TrackedQueue, create_app
+from taskq_lib.api.background import BackgroundServer
 from taskq_lib.api.routes.dashboard import CSP
 from taskq_lib.deadletter import ErrorInfo
 from taskq_lib.overview import body_type, consumer_of, consumers, types_by_state
@@ -202,3 +204,14 @@ def test_dashboard_routes_are_not_in_the_public_schema() -> None:
         TestClient(create_app(TrackedQueue(MemoryQueue()), registry())).get("/openapi.json").json()
     )
     assert not [path for path in schema["paths"] if "dashboard" in path or path == "/"]
+
+
+def test_a_background_server_serves_the_app_until_stopped() -> None:
+    app = create_app(TrackedQueue(MemoryQueue()), registry())
+    with BackgroundServer(app) as server:
+        assert httpx.get(f"{server.url}/healthz", timeout=10).json()["status"] == "ok"
+        port = int(server.url.rsplit(":", 1)[1])
+        with pytest.raises(RuntimeError, match="could not start"):
+            BackgroundServer(app, port=port).start()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{server.url}/healthz", timeout=10)

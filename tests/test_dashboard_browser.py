@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -25,10 +24,10 @@ import fakeredis
 import httpx
 import pytest
 import redis
-from conftest import free_port
 
 from taskq_lib import EventLog, Registry, RetryPolicy, Task, WorkerPool
 from taskq_lib.api import create_app
+from taskq_lib.api.background import BackgroundServer
 from taskq_lib.deadletter import ErrorInfo
 from taskq_lib.redis_queue import RedisQueue
 
@@ -81,29 +80,6 @@ def browser() -> Iterator[Any]:
         launched.close()
 
 
-class Server:
-    """The API under uvicorn in a thread, on a free loopback port."""
-
-    def __init__(self, app: Any) -> None:
-        import uvicorn
-
-        self.url = f"http://127.0.0.1:{free_port()}"
-        port = int(self.url.rsplit(":", 1)[1])
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + TIMEOUT
-        while not self.server.started:  # uvicorn offers no event to wait on
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.01)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=TIMEOUT)
-
-
 @pytest.fixture
 def stack(real_redis_url: str) -> Iterator[dict[str, Any]]:
     """The API, two worker pools whose ``hold`` tasks wait for ``gate``, and a failing type."""
@@ -139,7 +115,7 @@ def stack(real_redis_url: str) -> Iterator[dict[str, Any]]:
         ).start()
         for client, consumer in zip(clients[1:], ["worker-a:1", "worker-b:2"], strict=True)
     ]
-    server = Server(create_app(api_queue, registry, token=TOKEN))
+    server = BackgroundServer(create_app(api_queue, registry, token=TOKEN)).start()
     yield {"url": server.url, "gate": gate, "events": events, "queue": api_queue}
     gate.set()
     for pool in pools:
@@ -255,7 +231,7 @@ def test_without_a_server_token_the_page_offers_no_action(browser: Any) -> None:
     delivery = queue.get(timeout=1)
     assert delivery is not None
     queue.fail(delivery, ErrorInfo("SMTPError", "relay refused"), retry_in=None)
-    server = Server(create_app(queue, registry))
+    server = BackgroundServer(create_app(queue, registry)).start()
     try:
         page = browser.new_page()
         page.goto(f"{server.url}/dashboard")
