@@ -8,8 +8,8 @@ fail a few times before they succeed. At the end it prints what was enqueued, co
 lost (must be 0), run more than once (only tasks in flight at a kill or restart may be), and
 dead-lettered (only tasks designed to die), and the longest recovery after a kill.
 
-    python benchmarks/chaos.py                  # the full run: 20,000 tasks
-    python benchmarks/chaos.py --tasks 400 --work-ms 20 --json out.json   # the test suite's
+    python -m benchmarks.chaos                  # the full run: 20,000 tasks
+    python -m benchmarks.chaos --tasks 400 --work-ms 20 --json out.json   # the test suite's
 """
 
 from __future__ import annotations
@@ -18,12 +18,10 @@ import argparse
 import json
 import os
 import random
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -33,6 +31,7 @@ import redis
 
 from taskq_lib import Task
 from taskq_lib.redis_queue import RedisQueue
+from tests.support import RedisServer
 
 HERE = Path(__file__).resolve().parent
 QUEUE = "chaos"
@@ -68,64 +67,12 @@ class Report:
         )
 
 
-class Server:
+def aof_server() -> RedisServer:
     """redis-server with AOF on every write, in its own folder; can be killed and restarted."""
-
-    def __init__(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise SystemExit("chaos: redis-server is not installed (apt-get install redis-server)")
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.dir = tempfile.mkdtemp(prefix="taskq-chaos-")
-        self.args = [
-            binary,
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            self.dir,
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "always",
-            "--save",
-            "",
-        ]
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.start()
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            self.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        client = redis.Redis(port=self.port)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:  # up, and done loading the AOF
-            try:
-                if client.ping() and client.info("persistence").get("loading") == 0:
-                    return
-            except (redis.ConnectionError, redis.BusyLoadingError):
-                pass
-            time.sleep(0.02)
-        raise RuntimeError("redis-server did not come up")
-
-    def kill(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-        shutil.rmtree(self.dir, ignore_errors=True)
+    try:
+        return RedisServer("--appendonly", "yes", "--appendfsync", "always")
+    except RuntimeError as exc:
+        raise SystemExit(f"chaos: {exc}") from None
 
 
 def make_tasks(
@@ -245,7 +192,7 @@ def run(
 ) -> Report:
     rng = random.Random(seed)
     report = Report(lease_s=lease, reaper_period_s=reaper)
-    server = Server()
+    server = aof_server()
     started = time.monotonic()
     pool: Workers | None = None
     try:

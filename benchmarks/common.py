@@ -5,12 +5,9 @@ from __future__ import annotations
 import json
 import os
 import platform
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -19,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import redis
+
+from tests.support import RedisServer
 
 #: The repository's root: subprocesses run there, so ``benchmarks`` imports as a package.
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,12 +86,6 @@ def timed(fn: Callable[[], Any]) -> float:
 
 
 # ------------------------------------------------------------------------ Redis for the run
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def redis_for_run(url: str | None) -> Iterator[str]:
     """The server at ``url``, or a ``redis-server`` started on loopback for this run."""
@@ -100,32 +93,12 @@ def redis_for_run(url: str | None) -> Iterator[str]:
         redis.Redis.from_url(url).ping()
         yield url
         return
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("bench: redis-server is not installed (apt-get install redis-server)")
-    port = free_port()
-    folder = tempfile.mkdtemp(prefix="taskq-bench-")
-    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", folder]
-    args += ["--save", "", "--appendonly", "no"]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
     try:
-        client = redis.Redis.from_url(url)
-        deadline = time.monotonic() + 10
-        while True:  # wait until it answers
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("redis-server did not start within 10 s") from None
-                time.sleep(0.02)
-        client.close()
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        shutil.rmtree(folder, ignore_errors=True)
+        server = RedisServer()
+    except RuntimeError as exc:
+        raise SystemExit(f"bench: {exc}") from None
+    with server:
+        yield server.url
 
 
 def subprocess_env(url: str) -> dict[str, str]:

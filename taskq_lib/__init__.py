@@ -3,9 +3,13 @@
 The pieces, each in a module named after it:
 
 * `Task` and the JSON codec (`task`), `Registry` of handlers (`registry`);
-* queues behind one interface (`queue`): `MemoryQueue`, `PriorityQueue`, and the Redis ones;
+* queues behind one interface (`interface`): `MemoryQueue`, `PriorityQueue`, and the Redis
+  ones (`redis_queue`, `simple_redis`);
+* where a task is in its life (`status`): `Status`, `TaskInfo`, and `TrackedQueue`;
 * `WorkerPool` (`worker`), `RetryPolicy` (`retry`), the dead-letter record (`deadletter`);
 * `EventLog` (`events`): what workers did, recorded instead of printed.
+
+The README's glossary gives the one word the code uses for each thing.
 """
 
 from .clock import SYSTEM_CLOCK, Clock, ManualClock, SystemClock
@@ -13,7 +17,6 @@ from .deadletter import DeadLetter, ErrorInfo
 from .errors import (
     DecodeError,
     InvalidTask,
-    LeaseLost,
     PayloadTooLarge,
     QueueClosed,
     QueueFull,
@@ -43,7 +46,6 @@ __all__ = [
     "EventLog",
     "InspectableQueue",
     "InvalidTask",
-    "LeaseLost",
     "LoggedEvents",
     "ManualClock",
     "MemoryQueue",

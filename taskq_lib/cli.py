@@ -11,7 +11,9 @@
 ``TASKQ_REDIS_URL`` (or ``--redis-url``) names the Redis server. Without one, only
 ``taskq serve --workers N`` runs, on an in-memory queue that its own workers share; the other
 commands need Redis and say so. ``TASKQ_API_TOKEN``, if set, is the bearer token that the
-HTTP API's write routes require (an environment variable, so it does not show in ``ps``).
+HTTP API requires to change the queue or read tasks (an environment variable, so it does not
+show in ``ps``); ``taskq serve`` says at start whether one is in force, and warns loudly when it
+listens beyond this machine without one.
 
 Exit codes: 0 done, 1 failed (for example Redis unreachable), 2 wrong usage.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import ipaddress
 import json
 import logging
 import os
@@ -148,8 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
         "serve",
         parents=[common, app_spec],
         help="serve the HTTP API, optionally with in-process workers",
-        description=f"Serve the HTTP API. Write routes need a bearer token if ${TOKEN_ENV} is "
-        "set. Without Redis, tasks are kept in memory and --workers is required.",
+        description=f"Serve the HTTP API. Writes and task reads need a bearer token if "
+        f"${TOKEN_ENV} is set. Without Redis, tasks are kept in memory and --workers is required.",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=_port, default=8000, help="port to listen on")
@@ -381,9 +384,9 @@ def run_serve(args: argparse.Namespace) -> int:
         worker_queue = TrackedQueue(MemoryQueue(maxsize=args.max_queued, name=args.queue))
         api_queue, where = worker_queue, "in this process's memory"
         log.warning("no Redis: tasks are kept in memory and are lost when the server stops")
-    app = create_app(
-        api_queue, registry, token=os.environ.get(TOKEN_ENV) or None, max_body_bytes=args.max_body
-    )
+    token = os.environ.get(TOKEN_ENV) or None
+    log.log(*access_notice(args.host, token))
+    app = create_app(api_queue, registry, token=token, max_body_bytes=args.max_body)
     pool = None
     if worker_queue is not None:
         pool = WorkerPool(worker_queue, registry, concurrency=args.workers, events=LoggedEvents())
@@ -414,6 +417,34 @@ def run_serve(args: argparse.Namespace) -> int:
                 presence.stop()
             _stop_serving(pool, worker_queue, api_queue, args.shutdown_timeout)
     return 0 if server.started else 1
+
+
+def access_notice(host: str, token: str | None) -> tuple[int, str]:
+    """The start-up log line (level, text) that says who may use the API."""
+    if token:
+        return logging.INFO, (
+            f"bearer token in force (${TOKEN_ENV}): writes, task reads and the dead-letter "
+            "queue need it"
+        )
+    if _is_loopback(host):
+        return logging.INFO, (
+            f"no bearer token: anyone on this machine may enqueue and read tasks "
+            f"(set ${TOKEN_ENV} to require one)"
+        )
+    return logging.WARNING, (
+        f"NO BEARER TOKEN, and listening on {host or 'every address'}: anyone who can reach "
+        f"this port may enqueue tasks and read their payloads and results. Set ${TOKEN_ENV}, "
+        "or listen on 127.0.0.1"
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name, or "": it may resolve to any address
+        return False
 
 
 def _stop_serving(

@@ -45,7 +45,7 @@ class ErrorInfo:
 
 @dataclass(frozen=True)
 class DeadLetter:
-    """A task in the dead-letter queue, with the last error, its run count and time of death.
+    """A task in the dead-letter queue, with the last error, its attempts and time of death.
 
     ``task`` is None when the stored body could not be decoded; ``raw`` then holds the body
     as found (shortened), and ``error`` says why it could not be read.

@@ -40,7 +40,3 @@ class QueueFull(TaskqError):
 
 class QueueClosed(TaskqError):
     """The queue was closed: no more puts, and gets find nothing left."""
-
-
-class LeaseLost(TaskqError):
-    """The delivery's lease expired and the task went to another worker."""

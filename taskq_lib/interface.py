@@ -13,6 +13,7 @@ A worker's loop is the same for all of them::
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -30,6 +31,14 @@ class Delivery:
     token: str
 
 
+def check_put(delay: float, timeout: float | None) -> None:
+    """Refuse what no backend can honour: a negative, infinite or NaN delay or timeout."""
+    if not 0 <= delay < math.inf:
+        raise ValueError(f"delay must be a finite number of seconds >= 0, not {delay!r}")
+    if timeout is not None and not 0 <= timeout < math.inf:
+        raise ValueError(f"timeout must be None or a finite number >= 0, not {timeout!r}")
+
+
 class TaskQueue(ABC):
     """A queue of tasks. Implementations are safe to use from many threads."""
 
@@ -39,14 +48,18 @@ class TaskQueue(ABC):
     def put(self, task: Task, *, delay: float = 0.0, timeout: float | None = None) -> None:
         """Add a task, to run now or after ``delay`` seconds.
 
-        Raises `QueueFull` if a bounded queue stays full for ``timeout`` seconds, and
-        `QueueClosed` after `close`.
+        ``timeout`` bounds the wait for room in a bounded queue, which then raises `QueueFull`
+        (None: the queue's default). A queue without a bound (Redis) never waits for room.
+        Every backend refuses a negative, infinite or NaN ``delay`` or ``timeout`` with
+        `ValueError` (see `check_put`), and raises `QueueClosed` after `close`.
         """
 
-    def put_many(self, tasks: Iterable[Task]) -> None:
-        """Add several tasks. Backends override this to use one round trip."""
+    def put_many(
+        self, tasks: Iterable[Task], *, delay: float = 0.0, timeout: float | None = None
+    ) -> None:
+        """Add several tasks, each as `put` would. Backends override this to batch."""
         for task in tasks:
-            self.put(task)
+            self.put(task, delay=delay, timeout=timeout)
 
     @abstractmethod
     def get(self, timeout: float | None = None) -> Delivery | None:
@@ -70,7 +83,7 @@ class TaskQueue(ABC):
 
     @abstractmethod
     def requeue_dead(self, task_id: str | None = None) -> int:
-        """Send one dead task (or all, with None) back to run again, runs reset; how many."""
+        """Send one dead task (or all, with None) back to run again, attempts reset; how many."""
 
     @abstractmethod
     def purge_dead(self) -> int:

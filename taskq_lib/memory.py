@@ -18,8 +18,9 @@ from typing import Any
 from .clock import SYSTEM_CLOCK, Clock
 from .deadletter import DeadLetter, ErrorInfo
 from .errors import QueueClosed, QueueFull
-from .interface import Delivery, TaskQueue
-from .task import Task, check_json
+from .interface import Delivery, TaskQueue, check_put
+from .limits import check_payload
+from .task import Task
 
 
 class MemoryQueue(TaskQueue):
@@ -56,25 +57,24 @@ class MemoryQueue(TaskQueue):
         self._wakeups = 0  # bumped by wake(): waiting gets return None
         self._getters = 0  # gets waiting for a task
         self._putters = 0  # puts waiting for room
-        self._init_ready()
+        self._init_pending()
 
-    # The ready store. PriorityQueue overrides these three.
-    def _init_ready(self) -> None:
-        self._ready: deque[Task] = deque()
+    # The pending store (tasks that may run now). PriorityQueue overrides these three.
+    def _init_pending(self) -> None:
+        self._pending: deque[Task] = deque()
 
-    def _push_ready(self, task: Task) -> None:
-        self._ready.append(task)
+    def _push_pending(self, task: Task) -> None:
+        self._pending.append(task)
 
-    def _pop_ready(self) -> Task:
-        return self._ready.popleft()
+    def _pop_pending(self) -> Task:
+        return self._pending.popleft()
 
-    def _ready_count(self) -> int:
-        return len(self._ready)
+    def _pending_count(self) -> int:
+        return len(self._pending)
 
     # The interface.
     def put(self, task: Task, *, delay: float = 0.0, timeout: float | None = None) -> None:
-        if delay < 0:
-            raise ValueError("delay must be >= 0")
+        check_put(delay, timeout)
         with self._lock:  # the lock of both conditions; entering it directly is cheaper
             if self._closed:
                 raise QueueClosed(f"queue {self.name!r} is closed")
@@ -97,20 +97,20 @@ class MemoryQueue(TaskQueue):
         if delay > 0:
             heapq.heappush(self._scheduled, (self.clock.now() + delay, next(self._seq), task))
         else:
-            self._push_ready(task)
+            self._push_pending(task)
         if self._getters:  # Condition.notify probes the lock even when nobody waits
             self._not_empty.notify()
 
-    #: Whether `get` may take a ready task without the lock. A deque's popleft is thread-safe;
+    #: Whether `get` may take a pending task without the lock. A deque's popleft is thread-safe;
     #: a heap (`PriorityQueue`) must be popped under the lock.
     _pop_without_lock = True
 
     def get(self, timeout: float | None = None) -> Delivery | None:
-        # The fast path, when a task is ready and none is scheduled (one may be due first):
+        # The fast path, when a task is pending and none is scheduled (one may be due first):
         # workers that all took the lock for every task would spend their time queueing for it.
         if self._pop_without_lock and not self._scheduled:
             try:
-                task = self._ready.popleft()
+                task = self._pending.popleft()
             except IndexError:
                 pass  # empty: wait below, under the lock
             else:
@@ -123,8 +123,8 @@ class MemoryQueue(TaskQueue):
             wakeups = self._wakeups
             while True:
                 self._promote_due()
-                if self._ready_count():
-                    task = self._pop_ready()
+                if self._pending_count():
+                    task = self._pop_pending()
                     if self._putters:
                         self._not_full.notify()
                     break
@@ -155,10 +155,10 @@ class MemoryQueue(TaskQueue):
             return
         now = self.clock.now()
         while self._scheduled and self._scheduled[0][0] <= now:
-            self._push_ready(heapq.heappop(self._scheduled)[2])
+            self._push_pending(heapq.heappop(self._scheduled)[2])
 
     def ack(self, delivery: Delivery, result: Any = None) -> None:
-        check_json(result, "result")
+        check_payload(result, field="result")
         self._in_flight.pop(delivery.token, None)  # one atomic dict operation: no lock needed
 
     def fail(self, delivery: Delivery, error: ErrorInfo, *, retry_in: float | None) -> None:
@@ -201,7 +201,7 @@ class MemoryQueue(TaskQueue):
         return bool(self.maxsize) and self._waiting() >= self.maxsize
 
     def _waiting(self) -> int:
-        return self._ready_count() + len(self._scheduled)
+        return self._pending_count() + len(self._scheduled)
 
     def __len__(self) -> int:
         with self._lock:

@@ -44,16 +44,16 @@ class PriorityQueue(MemoryQueue):
         self.aging = aging
         super().__init__(maxsize, name=name, put_timeout=put_timeout, clock=clock)
 
-    def _init_ready(self) -> None:
+    def _init_pending(self) -> None:
         self._heap: list[tuple[float, int, Task]] = []
         self._order = itertools.count()
 
-    def _push_ready(self, task: Task) -> None:
+    def _push_pending(self, task: Task) -> None:
         rank = task.priority - self.aging * self.clock.now() if self.aging else task.priority
         heapq.heappush(self._heap, (-rank, next(self._order), task))
 
-    def _pop_ready(self) -> Task:
+    def _pop_pending(self) -> Task:
         return heapq.heappop(self._heap)[2]
 
-    def _ready_count(self) -> int:
+    def _pending_count(self) -> int:
         return len(self._heap)

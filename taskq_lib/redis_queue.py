@@ -10,7 +10,7 @@ taking a task moves it atomically (one Lua script) from *pending* to *in flight*
 While a handler runs, a heartbeat thread renews the leases this consumer holds. Acknowledge
 and fail are scripts that check the token, so a worker whose lease expired cannot complete a
 task that was meanwhile handed to another worker. Expired leases go back to pending (or, after
-``max_deliveries`` deliveries, to the dead-letter queue) inside the next take, run by any
+``max_attempts`` attempts, to the dead-letter queue) inside the next take, run by any
 consumer. The same take script promotes due delayed tasks, so no task is promoted twice
 however many consumers run. Every state change is one script: nothing is lost between two
 commands.
@@ -30,7 +30,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import redis
@@ -38,11 +38,12 @@ import redis
 from .clock import SYSTEM_CLOCK, Clock
 from .deadletter import DeadLetter, ErrorInfo
 from .errors import DecodeError, InvalidTask, QueueClosed
-from .interface import Delivery
+from .interface import Delivery, check_put
 from .keys import QueueKeys
+from .limits import check_payload
 from .scripts import assemble, load
-from .status import InspectableQueue, TaskInfo
-from .task import DEFAULT_MAX_BYTES, Task, check_json, decode, dumps, encode
+from .status import STATES, InspectableQueue, TaskInfo
+from .task import DEFAULT_MAX_BYTES, Task, decode, dumps, encode
 
 log = logging.getLogger("taskq.redis")
 
@@ -64,8 +65,8 @@ class RedisQueue(InspectableQueue):
         lease: seconds a delivery stays ours without a heartbeat.
         prefetch: most tasks taken per round trip and held locally.
         ack_batch: acknowledgements collected before one round trip sends them.
-        max_deliveries: deliveries whose lease expired before the task is dead-lettered
-            (a task that keeps killing its worker); 0 means no limit.
+        max_attempts: attempts whose lease expired before the task is dead-lettered (a task
+            that keeps killing its worker); 0 means no limit.
         retention: seconds a succeeded task's status and result are kept.
         dead_max, dead_max_age: bounds of the dead-letter queue (tasks, seconds).
         max_bytes: the largest encoded task accepted.
@@ -85,7 +86,7 @@ class RedisQueue(InspectableQueue):
         lease: float = 30.0,
         prefetch: int = 1,
         ack_batch: int = 1,
-        max_deliveries: int = 10,
+        max_attempts: int = 10,
         retention: float = 24 * 3600.0,
         dead_max: int = 10_000,
         dead_max_age: float = 7 * 24 * 3600.0,
@@ -109,7 +110,7 @@ class RedisQueue(InspectableQueue):
         self.lease = lease
         self.prefetch = prefetch
         self.ack_batch = ack_batch
-        self.max_deliveries = max_deliveries
+        self.max_attempts = max_attempts
         self.retention = retention
         self.dead_max = dead_max
         self.dead_max_age = dead_max_age
@@ -139,9 +140,10 @@ class RedisQueue(InspectableQueue):
 
     # ----------------------------------------------------------------- producing
     def put(self, task: Task, *, delay: float = 0.0, timeout: float | None = None) -> None:
+        """Add a task (one atomic script). Redis has no bound: ``timeout`` never waits."""
         # The hottest call, so its own path: no chunking, and EVALSHA straight through
         # execute_command with the arguments that never change already encoded.
-        now, due = self._enqueue_times(delay)
+        now, due = self._enqueue_times(delay, timeout)
         args = (now, task.id, encode(task, self.max_bytes), due)
         client: Any = self.client  # redis-py leaves execute_command untyped
         try:
@@ -151,13 +153,15 @@ class RedisQueue(InspectableQueue):
             known = client.execute_command("EVALSHA", *self._enqueue_head, *args)
         self._check_known(known)
 
-    def put_many(self, tasks: Iterable[Task], *, delay: float = 0.0) -> None:
+    def put_many(
+        self, tasks: Iterable[Task], *, delay: float = 0.0, timeout: float | None = None
+    ) -> None:
         """Add tasks in as few round trips as possible (one script call per 500 tasks).
 
         Each call is atomic per chunk: if a task id is already known, that chunk adds nothing
         and `InvalidTask` names the id.
         """
-        now, due = self._enqueue_times(delay)
+        now, due = self._enqueue_times(delay, timeout)
         chunks = _chunks(tasks, ENQUEUE_CHUNK)
         first = next(chunks, None)
         if first is None:
@@ -170,12 +174,11 @@ class RedisQueue(InspectableQueue):
             replies = self._stream_enqueue(args, itertools.chain([second], chunks), now, due)
         self._check_known([i for reply in replies for i in reply])
 
-    def _enqueue_times(self, delay: float) -> tuple[int, int]:
+    def _enqueue_times(self, delay: float, timeout: float | None) -> tuple[int, int]:
         """Now and the due time (0: ready now), in ms; refused on a closed queue."""
+        check_put(delay, timeout)
         if self._closed:
             raise QueueClosed(f"queue {self.name!r} is closed")
-        if delay < 0 or math.isnan(delay):
-            raise ValueError("delay must be >= 0")
         now = self._now_ms()
         return now, (now + round(delay * 1000) if delay > 0 else 0)
 
@@ -252,7 +255,7 @@ class RedisQueue(InspectableQueue):
             acks, self._acks = self._acks, []
         now = self._now_ms()
         prefix = f"{self.consumer}:{os.urandom(6).hex()}"
-        args: list[Any] = [now, round(self.lease * 1000), count, prefix, self.max_deliveries]
+        args: list[Any] = [now, round(self.lease * 1000), count, prefix, self.max_attempts]
         if not acks:  # no pipeline: one with a script first sends SCRIPT EXISTS, a round trip
             return self._deliveries(self._run("take", args))
         pipe = self.client.pipeline(transaction=False)
@@ -271,14 +274,14 @@ class RedisQueue(InspectableQueue):
         """Decode a take script's reply; dead-letter bodies that cannot be decoded."""
         deliveries = []
         for i in range(1, len(reply), 4):
-            task_id, token, runs, body = (
+            task_id, token, attempts, body = (
                 _text(reply[i]),
                 _text(reply[i + 1]),
                 reply[i + 2],
                 reply[i + 3],
             )
             try:
-                task = decode(body, attempts=int(runs))
+                task = self._read_task(body, attempts)
             except DecodeError as exc:
                 self._bury_undecodable(task_id, token, exc)
                 continue
@@ -289,6 +292,15 @@ class RedisQueue(InspectableQueue):
             self._start_heartbeat()
         return deliveries, int(reply[0])
 
+    def _read_task(self, body: Any, attempts: Any) -> Task:
+        """A stored body as a task, held to the rule it was enqueued by; else `DecodeError`."""
+        task = decode(body, attempts=int(attempts))
+        try:
+            check_payload(task.payload, max_bytes=self.max_bytes)
+        except InvalidTask as exc:
+            raise DecodeError(f"the stored task cannot be read: {exc}") from None
+        return task
+
     def _bury_undecodable(self, task_id: str, token: str, exc: DecodeError) -> None:
         log.warning(
             "queue %s: task %s cannot be decoded (%s); dead-lettered", self.name, task_id, exc
@@ -297,7 +309,7 @@ class RedisQueue(InspectableQueue):
         self._run("fail", self._fail_args(task_id, token, error, None))
 
     def ack(self, delivery: Delivery, result: Any = None) -> None:
-        check_json(result, "result")
+        check_payload(result, field="result")
         encoded = "" if result is None else dumps(result)
         with self._lock:
             self._held.pop(delivery.task.id, None)
@@ -414,11 +426,13 @@ class RedisQueue(InspectableQueue):
             "dead": dead,
             "done": done,
         }
-        totals = {f"total_{_text(k)}": int(v) for k, v in counters.items()}
+        totals = {
+            f"total_{_text(k)}": _read_int(v, f"counter {_text(k)!r}") for k, v in counters.items()
+        }
         return {**now, **totals}
 
     def info(self, task_id: str) -> TaskInfo | None:
-        """What became of a task: its state, runs, last error and result; None if unknown."""
+        """What became of a task: its state, attempts, last error and result; None if unknown."""
         keys = self.keys
         pipe = self.client.pipeline(transaction=False)
         for key in (
@@ -429,24 +443,31 @@ class RedisQueue(InspectableQueue):
             keys.results,
         ):
             pipe.hget(key, task_id)
-        state_at, runs, body, error, result = pipe.execute()
+        state_at, attempts, body, error, result = pipe.execute()
         if state_at is None:
             return None
-        state, _, updated = _text(state_at).partition(":")  # "status:ms"; see lua/keys.lua
-        task = None
-        if body is not None:
+        state, _, updated = _text(state_at).partition(":")  # "status:ms"; see lua/includes
+        if state not in STATES:
+            raise DecodeError(f"task {task_id!r} has the unknown state {state[:40]!r} in Redis")
+        problems: list[str] = []
+
+        def read(part: Callable[[], Any], default: Any = None) -> Any:
             try:
-                task = decode(body, attempts=int(runs or 0))
-            except DecodeError:
-                task = None
+                return part()
+            except DecodeError as exc:  # one unreadable part must not hide the rest
+                problems.append(str(exc))
+                return default
+
+        count = read(lambda: _read_int(attempts, "attempts"), 0)
         return TaskInfo(
             id=task_id,
             state=state,
-            attempts=int(runs or 0),
-            task=task,
-            last_error=None if error is None else ErrorInfo.from_dict(json.loads(error)),
-            result=None if result is None else json.loads(result),
+            attempts=count,
+            task=None if body is None else read(lambda: self._read_task(body, count)),
+            last_error=read(lambda: _read_error(error)),
+            result=read(lambda: _read_json(result, "result")),
             updated_at=int(updated) / 1000 if updated.isdigit() else None,
+            problem="; ".join(problems) or None,
         )
 
     def dead_letters(self, limit: int = 1000) -> list[DeadLetter]:
@@ -461,18 +482,22 @@ class RedisQueue(InspectableQueue):
         replies = pipe.execute()
         out = []
         for n, (member, score) in enumerate(entries):
-            body, error, runs = replies[3 * n : 3 * n + 3]
+            body, error, attempts = replies[3 * n : 3 * n + 3]
             task, raw = None, None
+            try:  # each entry on its own: one unreadable entry must not hide the others
+                count = _read_int(attempts, "attempts")
+                err = _read_error(error) or ErrorInfo("Unknown", "")
+            except DecodeError as exc:
+                count, err = 0, ErrorInfo("Unreadable", f"stored data cannot be read: {exc}")
             try:
-                task = decode(body, attempts=int(runs or 0)) if body is not None else None
+                task = None if body is None else self._read_task(body, count)
             except DecodeError:
                 raw = _text(body)[:1000]
-            err = ErrorInfo.from_dict(json.loads(error)) if error else ErrorInfo("Unknown", "")
-            out.append(DeadLetter(_text(member), task, err, int(runs or 0), score / 1000, raw))
+            out.append(DeadLetter(_text(member), task, err, count, score / 1000, raw))
         return out
 
     def requeue_dead(self, task_id: str | None = None) -> int:
-        """Send one dead task (or all, with None) back to pending with its runs reset."""
+        """Send one dead task (or all, with None) back to pending with its attempts reset."""
         which = ["all"] if task_id is None else ["ids", task_id]
         moved = int(self._run("requeue", [self._now_ms(), *which]))
         if moved:
@@ -526,6 +551,32 @@ class RedisQueue(InspectableQueue):
 
     def _now_ms(self) -> int:
         return round(self.clock.now() * 1000)
+
+
+def _read_int(raw: Any, what: str) -> int:
+    """A count stored in Redis (absent: 0); `DecodeError` if it is not a whole number."""
+    try:
+        return int(raw or 0)
+    except ValueError:
+        raise DecodeError(f"{what} is not a whole number: {_text(raw)[:40]!r}") from None
+
+
+def _read_json(raw: Any, what: str) -> Any:
+    """A JSON value stored in Redis (absent: None), read by the rule it was written by."""
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+        check_payload(value, field=what)
+    except RecursionError:
+        raise DecodeError(f"the stored {what} is nested too deeply to read") from None
+    except (ValueError, InvalidTask) as exc:  # not JSON, bad UTF-8, or breaks the rule
+        raise DecodeError(f"the stored {what} cannot be read: {exc}") from None
+    return value
+
+
+def _read_error(raw: Any) -> ErrorInfo | None:
+    return None if raw is None else ErrorInfo.from_dict(_read_json(raw, "error"))
 
 
 def _chunks(items: Iterable[Task], size: int) -> Iterator[list[Task]]:

@@ -51,6 +51,3 @@ class RetryPolicy:
         """After ``attempts`` runs that all failed, is another run allowed?"""
         limit = self.max_retries if max_retries is None else max_retries
         return attempts <= limit
-
-
-NO_RETRY = RetryPolicy(max_retries=0)

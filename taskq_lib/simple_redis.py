@@ -17,7 +17,7 @@ import redis
 from .clock import SYSTEM_CLOCK, Clock
 from .deadletter import DeadLetter, ErrorInfo
 from .errors import QueueClosed
-from .interface import Delivery, TaskQueue
+from .interface import Delivery, TaskQueue, check_put
 from .task import Task, decode, dumps, encode
 
 
@@ -32,6 +32,8 @@ class SimpleRedisQueue(TaskQueue):
         self._closed = False
 
     def put(self, task: Task, *, delay: float = 0.0, timeout: float | None = None) -> None:
+        """``RPUSH``. A Redis list has no bound, so ``timeout`` never has to wait."""
+        check_put(delay, timeout)
         if self._closed:
             raise QueueClosed(f"queue {self.name!r} is closed")
         if delay:
@@ -42,10 +44,14 @@ class SimpleRedisQueue(TaskQueue):
         if self._closed:
             raise QueueClosed(f"queue {self.name!r} is closed")
         # BLPOP: from here on the task lives only in this process.
-        reply = self.client.blpop([self.name], timeout=timeout or 0)
-        if reply is None:
+        if timeout is not None and timeout <= 0:  # BLPOP's 0 would wait forever
+            body: Any = self.client.lpop(self.name)
+        else:
+            reply = self.client.blpop([self.name], timeout=timeout or 0)
+            body = None if reply is None else reply[1]
+        if body is None:
             return None
-        task = decode(reply[1])
+        task = decode(body)
         return Delivery(task.with_attempts(task.attempts + 1), token="")
 
     def ack(self, delivery: Delivery, result: Any = None) -> None:

@@ -36,6 +36,10 @@ class Status(str, Enum):
         return self.value
 
 
+#: Every state's value, for checking what is read back.
+STATES = frozenset(status.value for status in Status)
+
+
 @dataclass(frozen=True)
 class TaskInfo:
     """What a client can learn about a task it enqueued (see `InspectableQueue.info`)."""
@@ -47,6 +51,8 @@ class TaskInfo:
     last_error: ErrorInfo | None
     result: Any
     updated_at: float | None
+    #: Set when a stored part (body, error, result) could not be read; that part is None.
+    problem: str | None = None
 
 
 class InspectableQueue(TaskQueue):
@@ -79,7 +85,7 @@ class TrackedQueue(InspectableQueue):
     """An in-memory queue that remembers what became of each task, for ``GET /tasks/{id}``.
 
     A `MemoryQueue` forgets a task as soon as a worker takes it. This wrapper keeps one small
-    record per task (status, runs, last error, result), updated as tasks pass through it. Give
+    record per task (status, attempts, last error, result), updated as tasks pass through it. Give
     the same `TrackedQueue` to the API and to the `WorkerPool`: what bypasses it is not seen.
 
     Args:
@@ -163,7 +169,7 @@ class TrackedQueue(InspectableQueue):
         return self.inner.dead_letters(limit)
 
     def requeue_dead(self, task_id: str | None = None) -> int:
-        """Put one dead task (or all, with None) back to run again, with its runs reset."""
+        """Put one dead task (or all, with None) back to run again, with its attempts reset."""
         ids = [d.id for d in self.inner.dead_letters()] if task_id is None else [task_id]
         moved = 0
         for one in ids:
@@ -220,6 +226,9 @@ class TrackedQueue(InspectableQueue):
 
     def close(self) -> None:
         self.inner.close()
+
+    def wake(self) -> None:
+        self.inner.wake()
 
     @property
     def closed(self) -> bool:

@@ -6,20 +6,18 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
 import fakeredis
 import pytest
 import redis
-from conftest import free_port
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from support import free_port
 
 from taskq_lib import (
     EventLog,
@@ -34,7 +32,6 @@ from taskq_lib.api import InspectableQueue, TrackedQueue, create_app
 from taskq_lib.deadletter import ErrorInfo
 from taskq_lib.redis_queue import RedisQueue
 
-NO_RETRY = RetryPolicy(max_retries=0)
 ERROR = ErrorInfo("RuntimeError", "boom")
 
 
@@ -50,23 +47,10 @@ def make_registry() -> Registry:
     return registry
 
 
-@pytest.fixture(params=["memory", "redis-fake", "redis-real"])
-def queue(request: pytest.FixtureRequest) -> Iterator[InspectableQueue]:
-    """An empty queue the API can inspect, on each backend."""
-    if request.param == "memory":
-        tracked = TrackedQueue(MemoryQueue(maxsize=0))
-        yield tracked
-        tracked.close()
-        return
-    if request.param == "redis-fake":
-        client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
-    else:
-        client = redis.Redis.from_url(request.getfixturevalue("real_redis_url"))
-    redis_queue = RedisQueue(f"api-{uuid.uuid4().hex[:8]}", client, reaper_period=0.2)
-    yield redis_queue
-    redis_queue.close()
-    redis_queue.delete()
-    client.close()
+@pytest.fixture
+def queue(inspectable_queue: InspectableQueue) -> InspectableQueue:
+    """An empty queue the API can inspect, on each backend (see conftest)."""
+    return inspectable_queue
 
 
 @pytest.fixture
@@ -81,7 +65,8 @@ def state(queue: InspectableQueue) -> tuple[int, dict[str, int], int]:
 
 def run_workers(queue: Any, finals: int) -> EventLog:
     """Run workers until ``finals`` tasks have succeeded or died; return their events."""
-    pool = WorkerPool(queue, make_registry(), concurrency=2, retry=NO_RETRY, poll=0.05).start()
+    no_retry = RetryPolicy(max_retries=0)
+    pool = WorkerPool(queue, make_registry(), concurrency=2, retry=no_retry, poll=0.05).start()
     try:
         assert pool.events.wait_for_final(finals, timeout=10)
     finally:
@@ -113,6 +98,7 @@ def test_a_task_is_followed_from_202_to_done(client: TestClient, queue: Inspecta
         "last_error": None,
         "result": {"sent_to": "ana@example.com"},
         "updated_at": None,
+        "problem": None,
     }
 
 
@@ -273,7 +259,7 @@ BAD_REQUESTS: list[tuple[str, str, dict[str, Any], int, str]] = [
         422,
         "inf",
     ),
-    ("POST", "/tasks", {"json": {"type": "bad type!", "payload": {}}}, 422, "malformed"),
+    ("POST", "/tasks", {"json": {"type": "bad type!", "payload": {}}}, 422, "should match pattern"),
     ("POST", "/queue/email", {"json": [1, 2]}, 422, "dictionary"),
     ("POST", "/queue/email", {}, 422, "Field required"),
     ("POST", "/tasks", {"json": {"type": "email", "payload": {"x": "y" * LIMIT}}}, 413, "limit"),
@@ -416,17 +402,19 @@ def guarded() -> tuple[TestClient, TrackedQueue]:
     return TestClient(create_app(queue, make_registry(), token="s3cret")), queue
 
 
-WRITES = [
+GUARDED = [
     ("POST", "/tasks", {"json": {"type": "email", "payload": {}}}),
     ("POST", "/queue/email", {"json": {}}),
     ("POST", "/dlq/some-id/requeue", {}),
     ("DELETE", "/dlq", {}),
+    ("GET", "/tasks/some-id", {}),  # what tasks hold (payloads, results, errors) is not public
+    ("GET", "/dlq", {}),
 ]
 
 
-@pytest.mark.parametrize(("method", "path", "kwargs"), WRITES)
+@pytest.mark.parametrize(("method", "path", "kwargs"), GUARDED)
 @pytest.mark.parametrize("auth", [None, "Bearer wrong", "Basic czNjcmV0", "Bearer s3cret2"])
-def test_write_routes_need_the_token(
+def test_writes_and_task_reads_need_the_token(
     guarded: tuple[TestClient, TrackedQueue],
     method: str,
     path: str,
@@ -443,19 +431,18 @@ def test_write_routes_need_the_token(
     assert state(queue) == before
 
 
-def test_the_right_token_writes_and_reads_need_none(
+def test_the_right_token_writes_and_reads_and_counts_need_none(
     guarded: tuple[TestClient, TrackedQueue],
 ) -> None:
     client, _ = guarded
-    answer = client.post("/queue/email", json={}, headers={"Authorization": "Bearer s3cret"})
+    token = {"Authorization": "Bearer s3cret"}
+    answer = client.post("/queue/email", json={}, headers=token)
     assert answer.status_code == 202
-    for path in [
-        "/queue/length",
-        "/stats",
-        "/dlq",
-        "/healthz",
-        f"/tasks/{answer.json()['task_id']}",
-    ]:
+    for path in ["/dlq", f"/tasks/{answer.json()['task_id']}"]:
+        read = client.get(path, headers=token)
+        assert read.status_code == 200, path
+    assert read.json()["type"] == "email"
+    for path in ["/queue/length", "/stats", "/healthz"]:  # counts only: open to probes
         assert client.get(path).status_code == 200, path
 
 
@@ -487,7 +474,10 @@ def test_the_openapi_schema_describes_every_route_and_error() -> None:
     post = operations[("POST", "/tasks")]
     assert {"202", "400", "401", "413", "415", "422", "503"} <= set(post["responses"])
     assert post["security"] == [{"HTTPBearer": []}]
+    assert operations[("GET", "/tasks/{task_id}")]["security"] == [{"HTTPBearer": []}]
+    assert operations[("GET", "/dlq")]["security"] == [{"HTTPBearer": []}]
     assert "security" not in operations[("GET", "/stats")]
+    assert "security" not in operations[("GET", "/healthz")]
     request = schema["components"]["schemas"]["TaskRequest"]
     assert set(request["required"]) == {"type", "payload"}
     assert request["additionalProperties"] is False
@@ -641,3 +631,52 @@ def test_fuzzing_every_route_of_the_schema_finds_no_5xx(backend: str) -> None:
 
     check()
     assert {m for m, _ in seen} == {"GET", "POST", "DELETE"}
+
+
+# --------------------------------------------------------------------- methods and the schema
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        ("/dlq", "GET, DELETE, OPTIONS"),
+        ("/tasks", "POST, OPTIONS"),
+        ("/tasks/some-id", "GET, OPTIONS"),
+        ("/queue/length", "GET, OPTIONS"),
+        ("/queue/email", "POST, OPTIONS"),
+        ("/dlq/some-id/requeue", "POST, OPTIONS"),
+    ],
+)
+def test_options_and_405_name_every_method_of_the_path(path: str, allowed: str) -> None:
+    client = TestClient(create_app(TrackedQueue(MemoryQueue()), make_registry(), token="t"))
+    answer = client.options(path)  # no token needed to ask what a path accepts
+    assert (answer.status_code, answer.headers["allow"]) == (204, allowed)
+    refused = client.put(path, json={})
+    assert (refused.status_code, refused.headers["allow"]) == (405, allowed)
+
+
+def test_queue_length_is_never_taken_for_a_task_type() -> None:
+    registry = make_registry()
+    registry.register("length", lambda task: None)
+    queue = TrackedQueue(MemoryQueue())
+    client = TestClient(create_app(queue, registry))
+    answer = client.post("/queue/length", json={})
+    assert (answer.status_code, answer.headers["allow"]) == (405, "GET, OPTIONS")
+    assert len(queue) == 0 and client.get("/queue/length").json() == {"length": 0}
+    schema = client.get("/openapi.json").json()
+    [param] = schema["paths"]["/queue/{task_type}"]["post"]["parameters"]
+    assert param["schema"]["not"] == {"const": "length"}  # and the schema says so
+
+
+def test_what_the_schema_declares_about_a_task_type_is_what_the_api_enforces() -> None:
+    client = TestClient(create_app(TrackedQueue(MemoryQueue()), make_registry()))
+    schema = client.get("/openapi.json").json()
+    declared = schema["components"]["schemas"]["TaskRequest"]["properties"]["type"]["pattern"]
+    [param] = schema["paths"]["/queue/{task_type}"]["post"]["parameters"]
+    assert param["schema"]["pattern"] == declared
+    for name in ["email", "x" * 129, "bad type", "1st", "a:b.c-d_e", "é"]:
+        schema_valid = re.search(declared, name) is not None
+        by_body = client.post("/tasks", json={"type": name, "payload": {}})
+        by_path = client.post(f"/queue/{quote(name, safe='')}", json={})
+        for answer in (by_body, by_path):
+            # A type the schema allows is refused only for not being registered (known_types).
+            refused_by_rule = answer.status_code == 422 and "known_types" not in answer.json()
+            assert refused_by_rule == (not schema_valid), (name, answer.text)

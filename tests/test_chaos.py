@@ -1,6 +1,6 @@
 """The chaos run, small: workers SIGKILLed at random and Redis restarted once, on AOF.
 
-The full run (20,000 tasks) is `python benchmarks/chaos.py`; this one takes seconds."""
+The full run (20,000 tasks) is `python -m benchmarks.chaos`; this one takes seconds."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ def test_nothing_is_lost_under_sigkill_and_a_redis_restart(tmp_path: Path) -> No
     out = tmp_path / "chaos.json"
     args = ["--tasks", "300", "--work-ms", "20", "--kill-every", "0.2", "--time-limit", "60"]
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "chaos.py"), *args, "--json", str(out)],
+        [sys.executable, "-m", "benchmarks.chaos", *args, "--json", str(out)],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=100,

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 import redis
-from conftest import free_port
+from support import free_port
 
 from taskq_lib import ErrorInfo, Task, __version__
-from taskq_lib.cli import UsageError, load_registry, main
+from taskq_lib.cli import UsageError, access_notice, load_registry, main
 from taskq_lib.events import DEAD, SUCCEEDED, Event, LoggedEvents
 from taskq_lib.redis_queue import RedisQueue
 
@@ -270,3 +270,46 @@ def test_worker_events_become_one_log_line_each(caplog: pytest.LogCaptureFixture
 def test_the_entry_points_run(command: list[str]) -> None:
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0 and done.stdout.strip() == f"taskq {__version__}"
+
+
+def test_the_same_rule_at_enqueue_and_a_foreign_body_listed_not_a_crash(
+    run: Run, queue: RedisQueue
+) -> None:
+    deep: dict[str, object] = {}
+    for _ in range(100):
+        deep = {"a": deep}
+    code, _, err = run("enqueue", "email", json.dumps(deep))
+    assert code == 2 and "nested" in err and len(queue) == 0
+    code, _, err = run("enqueue", "email", '{"n": 18014398509481984}')  # 2**54
+    assert code == 2 and "2**53" in err
+    good = dead_task(queue)
+    body = json.dumps({"v": 1, "id": "deep", "type": "email", "payload": deep})
+    queue.client.hset(queue.keys.bodies, "deep", body)
+    queue.client.zadd(queue.keys.dead, {"deep": 1_700_000_000_000})
+    code, out, _ = run("dlq", "list", "--json")
+    assert code == 0
+    rows = {row["task_id"]: row for row in json.loads(out)}
+    assert rows[good]["payload"] == {"to": "ana@example.com"}
+    assert rows["deep"]["payload"] is None and rows["deep"]["raw"]
+    code, out, _ = run("dlq", "list")
+    assert code == 0 and "deep" in out
+
+
+@pytest.mark.parametrize(
+    ("host", "token", "level", "says"),
+    [
+        ("0.0.0.0", None, logging.WARNING, "NO BEARER TOKEN, and listening on 0.0.0.0"),
+        ("::", None, logging.WARNING, "NO BEARER TOKEN"),
+        ("api.example.org", None, logging.WARNING, "NO BEARER TOKEN"),
+        ("127.0.0.1", None, logging.INFO, "no bearer token: anyone on this machine"),
+        ("localhost", None, logging.INFO, "no bearer token"),
+        ("::1", None, logging.INFO, "no bearer token"),
+        ("0.0.0.0", "s3cret", logging.INFO, "bearer token in force"),
+    ],
+)
+def test_serve_says_at_start_whether_a_token_is_in_force(
+    host: str, token: str | None, level: int, says: str
+) -> None:
+    found_level, text = access_notice(host, token)
+    assert found_level == level and says in text
+    assert token is None or token not in text  # the token itself is never logged

@@ -1,17 +1,19 @@
 """One contract, every backend: what any `TaskQueue` must do.
 
-Each test runs once per backend in ``BACKENDS`` (see conftest). A new backend joins the suite
-by being added there.
+Each test runs once per backend in ``BACKENDS`` (see conftest); the tests of what the HTTP API
+needs run on the backends that keep status (`InspectableQueue`). A new backend joins the suite
+by being added to `support.make_queue` and ``BACKENDS``.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 
 import pytest
 
-from taskq_lib import ErrorInfo, QueueClosed, Task, TaskQueue
+from taskq_lib import ErrorInfo, InspectableQueue, QueueClosed, Task, TaskQueue
 from taskq_lib.interface import Delivery
 
 ERROR = ErrorInfo("RuntimeError", "boom")
@@ -140,3 +142,92 @@ def test_no_task_lost_or_doubled_with_concurrent_consumers(any_queue: TaskQueue)
         t.join(timeout=30)
     assert not any(t.is_alive() for t in threads)
     assert sorted(seen) == list(range(total))
+
+
+def test_put_many_with_a_delay_waits(any_queue: TaskQueue) -> None:
+    tasks = [Task("t", {"i": i}) for i in range(3)]
+    any_queue.put_many(tasks, delay=0.4)
+    assert any_queue.get(timeout=0.05) is None
+    assert len(any_queue) == 3
+    got = sorted(take(any_queue, timeout=5).task.payload["i"] for _ in tasks)
+    assert got == [0, 1, 2]
+
+
+@pytest.mark.parametrize("bad", [-1.0, math.nan, math.inf])
+def test_put_refuses_a_delay_or_timeout_no_backend_can_honour(
+    any_queue: TaskQueue, bad: float
+) -> None:
+    for options in ({"delay": bad}, {"timeout": bad}):
+        with pytest.raises(ValueError, match=next(iter(options))):
+            any_queue.put(Task("t"), **options)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match=next(iter(options))):
+            any_queue.put_many([Task("t")], **options)  # type: ignore[arg-type]
+    any_queue.put(Task("t"), timeout=0)  # room at once: no wait needed
+    assert len(any_queue) == 1
+
+
+def test_requeue_dead_and_purge_dead(any_queue: TaskQueue) -> None:
+    tasks = [Task("t", {"i": i}) for i in range(3)]
+    any_queue.put_many(tasks)
+    for _ in tasks:
+        any_queue.fail(take(any_queue), ERROR, retry_in=None)
+    assert any_queue.requeue_dead(tasks[0].id) == 1
+    assert any_queue.requeue_dead("no-such-task") == 0
+    again = take(any_queue)
+    assert again.task.id == tasks[0].id and again.task.attempts == 1  # attempts start over
+    any_queue.ack(again)
+    assert [d.id for d in any_queue.dead_letters()] == [t.id for t in tasks[1:]]
+    assert any_queue.purge_dead() == 2
+    assert any_queue.dead_letters() == []
+
+
+def test_wake_cuts_a_waiting_get_short(any_queue: TaskQueue) -> None:
+    returned: list[Delivery | None] = []
+    waiter = threading.Thread(target=lambda: returned.append(any_queue.get(timeout=60)))
+    waiter.start()
+    deadline = time.monotonic() + 10  # far below the get's own 60 s
+    while waiter.is_alive() and time.monotonic() < deadline:
+        any_queue.wake()  # again and again: the first may come before the get waits
+        waiter.join(timeout=0.05)  # a wait inside Redis ends by the reaper period (0.5 s)
+    assert returned == [None]
+
+
+# --------------------------------------------------------------------- what the API needs
+def test_info_follows_a_task_through_its_life(inspectable_queue: InspectableQueue) -> None:
+    queue = inspectable_queue
+    task, later = Task("t", {"x": 1}), Task("t")
+    queue.put(task)
+    queue.put(later, delay=60)
+    assert queue.info("never-enqueued") is None
+    states = [queue.info(task.id).state]  # type: ignore[union-attr]
+    assert queue.info(later.id).state == "scheduled"  # type: ignore[union-attr]
+    delivery = take(queue)
+    states.append(queue.info(task.id).state)  # type: ignore[union-attr]
+    queue.fail(delivery, ERROR, retry_in=0.01)
+    states.append(queue.info(task.id).state)  # type: ignore[union-attr]
+    delivery = take(queue)
+    queue.ack(delivery, {"sent": True})
+    if hasattr(queue, "flush"):
+        queue.flush()  # a Redis queue may batch acks
+    info = queue.info(task.id)
+    assert info is not None
+    states.append(info.state)
+    assert states == ["queued", "running", "retrying", "succeeded"]
+    assert (info.attempts, info.result, info.task) == (2, {"sent": True}, delivery.task)
+    assert info.last_error is not None and info.last_error.message == "boom"
+
+
+def test_stats_count_tasks_in_each_state(inspectable_queue: InspectableQueue) -> None:
+    queue = inspectable_queue
+    queue.put_many([Task("t") for _ in range(4)])
+    queue.put(Task("t"), delay=60)
+    queue.fail(take(queue), ERROR, retry_in=None)
+    held = take(queue)
+    queue.ack(take(queue))
+    if hasattr(queue, "flush"):
+        queue.flush()
+    stats = queue.stats()
+    now = {k: stats[k] for k in ("pending", "scheduled", "in_flight", "dead", "done")}
+    assert now == {"pending": 1, "scheduled": 1, "in_flight": 1, "dead": 1, "done": 1}
+    assert stats["total_enqueued"] == 5 and stats["total_succeeded"] == 1
+    queue.ack(held)

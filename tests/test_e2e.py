@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import free_port
+from support import free_port
 
 pytestmark = [pytest.mark.real_redis, pytest.mark.slow]
 
@@ -155,9 +155,10 @@ def test_serve_without_redis_runs_its_own_workers_behind_a_token(start: Any) -> 
     env = environment(TASKQ_API_TOKEN="s3cret")
     server = start("serve", "--app", APP, "--port", str(port), "--workers", "2", env=env)
     assert server.wait_for("Uvicorn running on"), server.log
-    assert "no Redis" in server.log
+    assert "no Redis" in server.log and "bearer token in force" in server.log
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=TIMEOUT) as http:
         assert http.post("/queue/notification", json={}).status_code == 401
+        assert http.get("/dlq").status_code == 401
         headers = {"Authorization": "Bearer s3cret"}
         ids = [
             http.post(f"/queue/{kind}", json={"to": "ana"}, headers=headers).json()["task_id"]
@@ -165,7 +166,8 @@ def test_serve_without_redis_runs_its_own_workers_behind_a_token(start: Any) -> 
         ]
         assert server.wait_for(" succeeded", count=3), server.log
         for task_id in ids:
-            status = http.get(f"/tasks/{task_id}").json()
+            assert http.get(f"/tasks/{task_id}").status_code == 401
+            status = http.get(f"/tasks/{task_id}", headers=headers).json()
             assert status["status"] == "succeeded" and status["result"]["to"] == "ana"
     assert server.stop(signal.SIGINT) == 0, server.log
     assert "server stopped" in server.log

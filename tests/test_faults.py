@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 import redis
-from conftest import RedisServer
+from support import RedisServer
 
 from taskq_lib import Registry, Task, WorkerPool
 from taskq_lib.redis_queue import RedisQueue

@@ -69,7 +69,7 @@ def test_heartbeat_keeps_the_lease(make_redis_queue: MakeQueue) -> None:
 
 def test_task_that_keeps_killing_workers_is_dead_lettered(make_redis_queue: MakeQueue) -> None:
     clock = ManualClock()
-    queue = make_redis_queue(lease=1, max_deliveries=3, clock=clock)
+    queue = make_redis_queue(lease=1, max_attempts=3, clock=clock)
     queue.put(Task("poison"))
     for run in range(1, 4):
         delivery = queue.get(timeout=1)
@@ -285,9 +285,9 @@ def test_many_consumers_and_delays_lose_nothing_and_run_nothing_twice(
 
 
 def test_unreachable_redis_raises_connection_error() -> None:
-    from conftest import free_port
     from redis.backoff import NoBackoff
     from redis.retry import Retry
+    from support import free_port
 
     client = redis.Redis(port=free_port(), socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))
     queue = RedisQueue("x", client)

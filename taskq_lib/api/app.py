@@ -10,6 +10,7 @@ from ..registry import Registry
 from ..status import InspectableQueue
 from ..task import DEFAULT_MAX_BYTES
 from . import errors
+from .allow import AllowedMethods
 from .body_guard import BodyGuard
 from .deps import Settings, guard
 from .routes import dashboard, dlq, health, stats, tasks
@@ -34,7 +35,9 @@ def create_app(
     Args:
         queue: a `RedisQueue`, or an in-memory queue wrapped in `TrackedQueue`.
         registry: the task types and handlers; unknown types are refused with 422.
-        token: if set, the write routes need ``Authorization: Bearer <token>``.
+        token: if set, every route that changes the queue or shows what tasks hold (the
+            writes, ``GET /tasks/{id}``, ``GET /dlq``) needs ``Authorization: Bearer <token>``;
+            ``/queue/length``, ``/stats`` and ``/healthz`` show only counts and stay open.
         max_body_bytes: the largest request body accepted (413 above it).
         max_task_bytes: the largest encoded task accepted (413 above it).
         put_timeout: seconds an enqueue waits for room in a full queue before 503.
@@ -63,14 +66,16 @@ def create_app(
         queue, registry, token, max_task_bytes, put_timeout, retry_after, events
     )
     app.add_middleware(BodyGuard, max_bytes=max_body_bytes)
+    app.add_middleware(AllowedMethods)  # added last, so it runs first: OPTIONS has no body
     errors.install(app, retry_after)
     # One line per router: a new group of routes (a dashboard, say) is one more line here,
-    # with ``**needs_token`` if it changes anything.
+    # with ``**needs_token`` if it changes anything or shows what tasks hold (payloads,
+    # results, errors). Counts and health stay open: load balancers and probes read them.
     needs_token = guard(token)
     app.include_router(tasks.writes, **needs_token)
-    app.include_router(tasks.reads)
+    app.include_router(tasks.reads, **needs_token)
     app.include_router(stats.router)
-    app.include_router(dlq.reads)
+    app.include_router(dlq.reads, **needs_token)
     app.include_router(dlq.writes, **needs_token)
     app.include_router(health.router)
     app.include_router(dashboard.page)

@@ -49,7 +49,10 @@ def settings(request: Request) -> Settings:
 Taskq = Annotated[Settings, Depends(settings)]
 
 #: The bearer-token scheme; module-level, so FastAPI can resolve it from annotations.
-BEARER = HTTPBearer(auto_error=False, description="Needed by the write routes if a token is set.")
+BEARER = HTTPBearer(
+    auto_error=False,
+    description="If the server has a token: needed to change the queue or read tasks.",
+)
 
 
 def require_token(
@@ -61,7 +64,7 @@ def require_token(
         return
     given = b"" if credentials is None else credentials.credentials.encode()
     if not hmac.compare_digest(given, taskq.token.encode()):
-        log.warning("refused a write: missing or wrong bearer token")
+        log.warning("refused a request: missing or wrong bearer token")
         raise ApiError(
             401,
             "this route needs the header Authorization: Bearer <token>",

@@ -16,6 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..errors import DecodeError
+from .allow import allowed_methods
 from .models import ErrorBody
 
 log = logging.getLogger("taskq.api")
@@ -23,12 +25,13 @@ log = logging.getLogger("taskq.api")
 #: What each error status means, for the OpenAPI schema.
 MEANING = {
     400: "Malformed JSON, or a malformed header.",
-    401: "The bearer token is missing or wrong.",
+    401: "The server has a token, and this request's bearer token is missing or wrong.",
     404: "No such task.",
     413: "The body is larger than the limit.",
     415: "The body is not JSON (Content-Type must be application/json).",
     422: "A field or parameter is missing or of the wrong type, or the task type is unknown.",
-    503: "The queue is full, closing, or its server is unreachable; see Retry-After.",
+    503: "The queue is full, closing, or its server is unreachable or holds data this server "
+    "cannot read; see Retry-After.",
 }
 
 
@@ -87,13 +90,23 @@ def install(app: FastAPI, retry_after: int) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        return error_response(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:  # name every method of the path, not one route's
+            allowed = ", ".join(allowed_methods(request.app.routes, request.url.path))
+            headers = {**(headers or {}), "Allow": allowed}
+        return error_response(exc.status_code, str(exc.detail), headers)
 
     @app.exception_handler(redis.RedisError)
     async def on_redis_error(request: Request, exc: redis.RedisError) -> Response:
         log.warning("%s %s: Redis failed: %s", request.method, request.url.path, exc)
         message = "the queue's Redis server is unreachable or failing; try again later"
         return error_response(503, message, busy)
+
+    @app.exception_handler(DecodeError)
+    async def on_unreadable(request: Request, exc: DecodeError) -> Response:
+        # Data another client (or another version) wrote: the server is fine, the data not.
+        log.warning("%s %s: stored data cannot be read: %s", request.method, request.url.path, exc)
+        return error_response(503, f"the queue holds data this server cannot read: {exc}", busy)
 
     @app.exception_handler(Exception)
     async def on_bug(request: Request, exc: Exception) -> Response:

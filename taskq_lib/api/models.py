@@ -7,7 +7,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..deadletter import DeadLetter, ErrorInfo
+from ..limits import MAX_DEPTH
 from ..status import Status, TaskInfo
+from ..task import TYPE_PATTERN
 
 #: Longest delay a client may ask for: 30 days.
 MAX_DELAY_SECONDS = 30 * 24 * 3600.0
@@ -15,6 +17,8 @@ MAX_DELAY_SECONDS = 30 * 24 * 3600.0
 MAX_PRIORITY = 2**53 - 1
 #: Most retries a client may ask for.
 MAX_RETRIES = 1000
+#: What a task type looks like, declared in the schema (anchored: JSON Schema searches).
+TYPE_REGEX = f"^{TYPE_PATTERN.pattern}$"
 
 
 class TaskRequest(BaseModel):
@@ -22,9 +26,10 @@ class TaskRequest(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="forbid")
 
-    type: str = Field(description="A registered task type.", examples=["email"])
+    type: str = Field(description="A registered task type.", examples=["email"], pattern=TYPE_REGEX)
     payload: dict[str, Any] = Field(
-        description="The data the handler needs: a JSON object.",
+        description=f"The data the handler needs: a JSON object, nested at most {MAX_DEPTH} "
+        "levels deep, its integers within ±(2**53 - 1).",
         examples=[{"to": "ana@example.com"}],
     )
     priority: int = Field(
@@ -81,6 +86,9 @@ class TaskStatus(BaseModel):
     last_error: ErrorInfoModel | None
     result: Any = Field(None, description="The handler's return value, once succeeded.")
     updated_at: float | None = Field(description="Unix time of the last status change.")
+    problem: str | None = Field(
+        None, description="Which stored part could not be read (it is then null), if any."
+    )
 
 
 class QueueLength(BaseModel):
@@ -151,6 +159,7 @@ def task_status(found: TaskInfo) -> TaskStatus:
         last_error=error_model(found.last_error),
         result=found.result,
         updated_at=found.updated_at,
+        problem=found.problem,
     )
 
 

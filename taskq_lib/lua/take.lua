@@ -1,12 +1,12 @@
 --- keys: pending scheduled bodies counters inflight tokens attempts
 --- include: lease state pending bury
--- Hand out up to `count` tasks. ARGV: now_ms, lease_ms, count, token_prefix, max_deliveries.
+-- Hand out up to `count` tasks. ARGV: now_ms, lease_ms, count, token_prefix, max_attempts.
 -- Also, in the same atomic step: promote due scheduled tasks, and return expired leases to
--- pending (or to the dead-letter queue once a task was delivered max_deliveries times).
+-- pending (or to the dead-letter queue once a task had max_attempts attempts).
 -- Returns {next_ms, id1, token1, attempts1, body1, id2, ...}; next_ms is when the next
 -- scheduled task is due or the next lease expires (-1: never), to plan the wait.
 local now, lease, count = num(ARGV[1], 'now'), num(ARGV[2], 'lease'), num(ARGV[3], 'count')
-local prefix, max_deliveries = ARGV[4], num(ARGV[5], 'max_deliveries')
+local prefix, max_attempts = ARGV[4], num(ARGV[5], 'max_attempts')
 if count < 0 or count > 10000 then error('taskq: count must be 0..10000') end
 
 local due = redis.call('ZRANGEBYSCORE', SCHEDULED, '-inf', now, 'LIMIT', 0, 1000)
@@ -18,9 +18,9 @@ end
 local expired = redis.call('ZRANGEBYSCORE', INFLIGHT, '-inf', now, 'LIMIT', 0, 1000)
 for _, id in ipairs(expired) do
   local attempts = tonumber(redis.call('HGET', ATTEMPTS, id) or '0')
-  if max_deliveries > 0 and attempts >= max_deliveries then
+  if max_attempts > 0 and attempts >= max_attempts then
     bury(id, now, cjson.encode({type = 'LeaseExpired', traceback = '',
-      message = 'the worker stopped answering on each of ' .. attempts .. ' deliveries'}))
+      message = 'the worker stopped answering on each of ' .. attempts .. ' attempts'}))
   else
     release_lease(id)
     make_pending(id, now, true)  -- to the front: it has waited longest

@@ -6,12 +6,13 @@ import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response
+from starlette.convertors import Convertor, register_url_convertor
 
 from ...errors import InvalidTask, PayloadTooLarge, QueueClosed, QueueFull, UnknownTaskType
 from ...status import Status
 from ..deps import Settings, Taskq
 from ..errors import ApiError, documented
-from ..models import Accepted, TaskRequest, TaskStatus, task_status
+from ..models import TYPE_REGEX, Accepted, TaskRequest, TaskStatus, task_status
 
 log = logging.getLogger("taskq.api")
 
@@ -76,9 +77,34 @@ def post_task(body: TaskRequest, response: Response, taskq: Taskq) -> Accepted:
     )
 
 
-@writes.post("/queue/{task_type}", summary="Enqueue a task (the original's route)", **ENQUEUE)
+class TaskTypeSegment(Convertor[str]):
+    """A path segment that may name a task type: anything but ``length``, which is the route
+    ``GET /queue/length``. So ``POST /queue/length`` is answered 405, never taken for a type."""
+
+    regex = "(?!length(?:/|$))[^/]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("taskq_type", TaskTypeSegment())
+
+
+@writes.post(
+    "/queue/{task_type:taskq_type}", summary="Enqueue a task (the original's route)", **ENQUEUE
+)
 def post_queue(
-    task_type: Annotated[str, Path(description="A registered task type.")],
+    task_type: Annotated[
+        str,
+        Path(
+            description="A registered task type; never `length`, the path of GET /queue/length.",
+            pattern=TYPE_REGEX,
+            json_schema_extra={"not": {"const": "length"}},
+        ),
+    ],
     payload: dict[str, Any],
     response: Response,
     taskq: Taskq,
