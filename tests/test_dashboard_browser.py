@@ -150,6 +150,14 @@ def expect_counts_of_stats(page: Any, api: httpx.Client) -> dict[str, Any]:
     return stats
 
 
+def use_token(page: Any, token: str) -> None:
+    from playwright.sync_api import expect
+
+    page.fill("#token", token)
+    page.click("#token-form button[type=submit]")
+    expect(page.locator("#mode")).to_contain_text("actions use your token")
+
+
 def test_the_dashboard_shows_the_queue_and_acts_only_with_the_token(
     browser: Any, stack: dict[str, Any], api: httpx.Client
 ) -> None:
@@ -180,8 +188,12 @@ def test_the_dashboard_shows_the_queue_and_acts_only_with_the_token(
     for consumer in ["worker-a:1", "worker-b:2"]:
         expect(workers.filter(has_text=consumer)).to_contain_text("hold")
 
-    # Markup in a task type and in an error is shown as text, and nothing of it runs.
+    # Markup in a task type is shown as text. The dead-letter queue (payloads, errors) is shown
+    # only with the token.
     expect(page.locator("#types code", has_text="<script>")).to_have_text(HOSTILE_TYPE)
+    expect(page.locator("#dlq-note")).to_contain_text("type the API token")
+    expect(page.locator("#dlq tbody tr")).to_have_count(0)
+    use_token(page, TOKEN)
     expect(page.locator("#dlq tbody")).to_contain_text(HOSTILE_ERROR)
     expect(page.locator("#dlq tbody")).to_contain_text(HOSTILE_TYPE)
     assert page.locator("main script, main img").count() == 0
@@ -193,13 +205,12 @@ def test_the_dashboard_shows_the_queue_and_acts_only_with_the_token(
     row.locator("summary", has_text="show").click()
     expect(row.get_by_text("ana@example.com")).to_be_visible()
 
-    # Without the token the server refuses the requeue; with it, the task goes back.
+    # With a wrong token the server refuses the requeue; with the right one, the task goes back.
+    use_token(page, "not-the-token")
     row.locator("button.requeue").click()
     expect(page.locator("#message")).to_contain_text("refused (401)")
     assert api.get(f"/tasks/{failing_id}").json()["status"] == "dead"
-    page.fill("#token", TOKEN)
-    page.click("#token-form button[type=submit]")
-    expect(page.locator("#mode")).to_contain_text("actions use your token")
+    use_token(page, TOKEN)
     page.locator(f'#dlq tr[data-task-id="{failing_id}"] button.requeue').click()
     expect(page.locator("#message")).to_have_text(f"requeued task {failing_id}")
     assert api.get(f"/tasks/{failing_id}").json()["status"] == "queued"
@@ -218,6 +229,11 @@ def test_the_dashboard_shows_the_queue_and_acts_only_with_the_token(
     page.click("#search-form button")
     expect(page.locator("#search-result")).to_contain_text("succeeded")
     assert page.evaluate("window.__pwned") is None and dialogs == []
+
+    # Forgetting the token hides again what it showed.
+    page.click("#token-forget")
+    expect(page.locator("#dlq tbody tr")).to_have_count(0)
+    expect(page.locator("#dlq-note")).to_contain_text("type the API token")
 
 
 def test_without_a_server_token_the_page_offers_no_action(browser: Any) -> None:

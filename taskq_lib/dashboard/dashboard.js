@@ -260,9 +260,18 @@ function reveal(summary, content, kind) {
 
 async function refreshDlq(force) {
   const answer = await api("GET", `/dlq?limit=${DLQ_LIMIT}`);
-  if (answer.status !== 200) return;
+  if (answer.status !== 200) {
+    // The list shows payloads and errors: with a token set, the server shows it only with it.
+    // Rows already shown stay (marked stale) until the token is forgotten.
+    const shown = $("dlq").tBodies[0].querySelector("tr[data-task-id]") !== null;
+    $("dlq-note").textContent = answer.status !== 401 ? `(not refreshed: ${refusal(answer)})`
+      : shown ? "(not refreshed: the server refused this token)"
+        : "(type the API token above to see it)";
+    return;
+  }
   const items = answer.body.items;
   state.dlqCount = answer.body.count;
+  $("dlq-note").textContent = answer.body.count > items.length ? `(the oldest ${items.length} shown)` : "";
   const signature = items.map((d) => `${d.task_id}/${d.died_at}`).join(",") + `|${state.tokenSet}`;
   if (!force && signature === state.dlqSignature) return; // keep open details open
   state.dlqSignature = signature;
@@ -297,7 +306,6 @@ async function refreshDlq(force) {
     body.append(row);
   }
   if (!items.length) body.append(el("tr", {}, el("td", { colSpan: 7, className: "muted" }, "empty")));
-  $("dlq-note").textContent = answer.body.count > items.length ? `(the oldest ${items.length} shown)` : "";
 }
 
 async function requeue(taskId) {
@@ -331,7 +339,9 @@ async function search(event) {
   if (!id) return;
   const answer = await api("GET", `/tasks/${encodeURIComponent(id)}`);
   if (answer.status !== 200) {
-    out.replaceChildren(el("p", { className: "muted" }, refusal(answer).replace("refused", "not found")));
+    const why = answer.status === 401 ? "the server shows a task only with the API token: type it above"
+      : answer.status === 404 ? answer.body.error : refusal(answer);
+    out.replaceChildren(el("p", { className: "muted" }, why));
     return;
   }
   const t = answer.body;
@@ -392,6 +402,10 @@ function useToken(event) {
 function forgetToken() {
   state.token = "";
   sessionStorage.removeItem(TOKEN_KEY);
+  $("dlq").tBodies[0].replaceChildren(); // what the token showed is hidden again
+  $("search-result").replaceChildren();
+  state.dlqSignature = null;
+  refreshDlq(true);
   $("token").placeholder = "needed for actions";
   say("token forgotten", false);
   showMode();
