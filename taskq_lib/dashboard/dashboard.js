@@ -102,7 +102,7 @@ function showMode() {
   else if (!state.token) mode = "read-only until you type the API token";
   else mode = "actions use your token; the server checks it on each one";
   $("mode").textContent = mode;
-  $("purge").hidden = !state.tokenSet;
+  $("purge").hidden = !(state.tokenSet && state.token);
 }
 
 function showWorkers(workers, cut, now) {
