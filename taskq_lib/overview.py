@@ -2,7 +2,9 @@
 task, which workers were seen recently, and which task types wait in each state.
 
 Everything here only reads, and every read is bounded: a dashboard polls these every second or
-two, so none may cost more as a queue grows. Where a bound cuts a list short, the answer says so.
+few, so none may cost more as a queue grows. Where a bound cuts a list short, the answer says so.
+Task bodies are read only to learn their type (a body may be up to ``max_bytes``): at most
+`LISTED_LIMIT` per `consumers` call and 4 x `TYPE_SAMPLE` per `types_by_state` call.
 
 Who holds a task is already in Redis: each delivery token starts with its consumer's name
 (``host:pid``, see `RedisQueue`), and ``tokens`` maps every task in flight to its token. A
@@ -22,9 +24,10 @@ from .redis_queue import RedisQueue
 #: Most deliveries read to say who holds what (a queue with more in flight is cut short).
 HELD_LIMIT = 500
 #: Most task bodies read per state to count task types.
-TYPE_SAMPLE = 100
-#: Most held tasks listed per consumer (all are counted).
+TYPE_SAMPLE = 50
+#: Most held tasks listed per consumer, and in all (all are counted; only listed bodies are read).
 LISTED_PER_CONSUMER = 20
+LISTED_LIMIT = 100
 
 
 @dataclass(frozen=True)
@@ -78,33 +81,39 @@ def body_type(body: bytes | str | None) -> str | None:
 
 def consumers(queue: RedisQueue, *, limit: int = HELD_LIMIT) -> tuple[list[Consumer], bool]:
     """Workers seen recently or holding tasks, busiest first; and whether ``limit`` cut the
-    list of deliveries short."""
+    list of deliveries short.
+
+    Every delivery read is counted; the bodies read (for the type) are only those of the tasks
+    listed: at most `LISTED_PER_CONSUMER` per consumer and `LISTED_LIMIT` in all.
+    """
     found: dict[str, Consumer] = {}
     for name, when in seen(queue).items():
         found[name] = Consumer(name, last_seen=when)
-    tokens: list[tuple[str, str]] = []
+    listed: list[tuple[Consumer, str]] = []
+    read = 0
     for task_id, token in queue.client.hscan_iter(queue.keys.tokens, count=limit):
-        if len(tokens) == limit:
+        if read == limit:
             break
-        tokens.append((_text(task_id), _text(token)))
-    cut = len(tokens) == limit and queue.client.hlen(queue.keys.tokens) > limit
-    if tokens:
-        ids = [task_id for task_id, _ in tokens]
+        read += 1
+        name = consumer_of(_text(token))
+        holder = found.setdefault(name, Consumer(name))
+        holder.holding += 1
+        if holder.holding <= LISTED_PER_CONSUMER and len(listed) < LISTED_LIMIT:
+            listed.append((holder, _text(task_id)))
+    cut = read == limit and queue.client.hlen(queue.keys.tokens) > limit
+    if listed:
+        ids = [task_id for _, task_id in listed]
         pipe = queue.client.pipeline(transaction=False)
         pipe.hmget(queue.keys.bodies, ids)
         pipe.hmget(queue.keys.attempts, ids)
-        pipe.zmscore(queue.keys.inflight, ids)
-        bodies, runs, deadlines = pipe.execute()
-        for (task_id, token), body, run, deadline in zip(
-            tokens, bodies, runs, deadlines, strict=True
+        for task_id in ids:  # ZMSCORE would be one command, but needs Redis 6.2
+            pipe.zscore(queue.keys.inflight, task_id)
+        bodies, runs, *deadlines = pipe.execute()
+        for (holder, task_id), body, run, deadline in zip(
+            listed, bodies, runs, deadlines, strict=True
         ):
-            name = consumer_of(token)
-            holder = found.setdefault(name, Consumer(name))
-            holder.holding += 1
-            if len(holder.tasks) < LISTED_PER_CONSUMER:
-                until = None if deadline is None else deadline / 1000
-                held = Held(task_id, body_type(body), int(run or 0), until)
-                holder.tasks.append(held)
+            until = None if deadline is None else deadline / 1000
+            holder.tasks.append(Held(task_id, body_type(body), int(run or 0), until))
     ordered = sorted(found.values(), key=lambda c: (-c.holding, c.name))
     return ordered, cut
 

@@ -19,7 +19,13 @@ from taskq_lib.api import TrackedQueue, create_app
 from taskq_lib.api.background import BackgroundServer
 from taskq_lib.api.routes.dashboard import CSP
 from taskq_lib.deadletter import ErrorInfo
-from taskq_lib.overview import body_type, consumer_of, consumers, types_by_state
+from taskq_lib.overview import (
+    LISTED_PER_CONSUMER,
+    body_type,
+    consumer_of,
+    consumers,
+    types_by_state,
+)
 from taskq_lib.presence import Presence, seen, seen_key
 from taskq_lib.redis_queue import RedisQueue
 
@@ -66,6 +72,15 @@ def test_consumers_say_who_holds_what(make_redis_queue: MakeQueue) -> None:
     a.ack(held_a[0])  # type: ignore[arg-type]
     found, _ = consumers(a)
     assert {c.name: c.holding for c in found} == {"alpha:1": 1, "beta:2": 1}
+
+
+def test_all_held_tasks_are_counted_and_the_first_listed(make_redis_queue: MakeQueue) -> None:
+    queue = make_redis_queue(consumer="busy:1", prefetch=LISTED_PER_CONSUMER + 5)
+    queue.put_many([Task("sms", {}) for _ in range(LISTED_PER_CONSUMER + 5)])
+    assert queue.get(timeout=1) is not None  # takes them all (prefetch), hands out one
+    [busy], cut = consumers(queue)
+    assert not cut and busy.holding == LISTED_PER_CONSUMER + 5
+    assert len(busy.tasks) == LISTED_PER_CONSUMER and {t.type for t in busy.tasks} == {"sms"}
 
 
 def test_consumers_are_cut_at_the_limit(make_redis_queue: MakeQueue) -> None:
