@@ -23,6 +23,7 @@ const state = {
   dlqSignature: null,
   dlqCount: 0,
   purgeArmed: null,
+  failing: false, // the last snapshot failed (its message is shown)
 };
 
 const $ = (id) => document.getElementById(id);
@@ -362,12 +363,17 @@ async function refresh() {
   const answer = await api("GET", "/dashboard/snapshot");
   const live = $("live");
   if (answer.status !== 200) {
-    live.textContent = answer.status === 401 ? "token needed" : "no answer";
+    live.textContent = answer.status === 401 ? "token needed" : "not live";
     live.className = "badge error";
-    if (answer.status === 401) say("This server needs the API token to show the queue: type it above.", true);
+    const why = answer.status === 401 ? "This server needs the API token to show the queue: type it above."
+      : `The counts are not live: ${answer.status ? `${answer.status}, ` : ""}${answer.body && answer.body.error ? answer.body.error : "no reason given"}. Trying again every second.`;
+    say(why, true);
+    state.failing = true;
     return false;
   }
   const snap = answer.body;
+  if (state.failing) say("", false); // the problem said above is over
+  state.failing = false;
   live.textContent = "live";
   live.className = "badge live";
   state.tokenSet = snap.token_set;
