@@ -8,8 +8,8 @@
 "use strict";
 
 const SNAPSHOT_MS = 1000;
-const TYPES_EVERY = 5; // snapshots
-const DLQ_EVERY = 3; // snapshots
+const TYPES_EVERY = 3; // snapshots
+const DLQ_EVERY = 2; // snapshots
 const WINDOW_S = 300; // seconds of throughput shown
 const DLQ_LIMIT = 50;
 const SHOWN_CHARS = 20000; // longest payload or result shown when asked
@@ -241,9 +241,11 @@ async function refreshTypes() {
       ...columns.map((c) => el("td", { className: "num" }, String(row[c] || 0)))));
   }
   if (!rows.size) body.append(el("tr", {}, el("td", { colSpan: 5, className: "muted" }, "no task waiting, running or dead")));
+  const every = `, every ${(TYPES_EVERY * SNAPSHOT_MS) / 1000} s`;
+  const names = cut.map((c) => c.replace("_", " ")).join(", ");
   $("types-note").textContent = cut.length
-    ? `among the first ${sample} of each state (${cut.join(", ").replace("_", " ")} hold more)`
-    : "every task waiting, running or dead";
+    ? `among the first ${sample} of each state (${names} ${cut.length === 1 ? "holds" : "hold"} more)${every}`
+    : `every task waiting, running or dead${every}`;
 }
 
 // ------------------------------------------------------------------ dead-letter queue
