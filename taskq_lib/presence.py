@@ -81,11 +81,14 @@ class Presence:
             log.warning("could not remove worker %s from the list: %s", self.queue.consumer, exc)
 
     def _run(self) -> None:
-        failing = False
+        failing, first = False, True
         while True:
             try:
                 self.beat()
-                failing = False
+                if first:
+                    key = seen_key(self.queue.name)
+                    log.info("worker %s is listed in %s", self.queue.consumer, key)
+                failing, first = False, False
             except redis.RedisError as exc:
                 if not failing:  # one line per outage
                     log.warning("presence beat failed (%s); will keep trying", exc)
