@@ -255,6 +255,7 @@ def test_without_a_server_token_the_page_offers_no_action(browser: Any) -> None:
         expect(page.locator("#mode")).to_contain_text("read-only: the server has no API token")
         expect(page.locator("#dlq button")).to_have_count(0)
         expect(page.locator("#purge")).to_be_hidden()
+        expect(page.locator("#token")).to_be_hidden()
         expect(page.locator("#workers-note")).to_contain_text("No worker seen")
     finally:
         server.stop()

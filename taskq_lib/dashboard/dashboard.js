@@ -104,6 +104,7 @@ function showMode() {
   else mode = "actions use your token; the server checks it on each one";
   $("mode").textContent = mode;
   $("purge").hidden = !(state.tokenSet && state.token);
+  $("token-form").hidden = !state.tokenSet; // no token on the server: nothing to type
 }
 
 function showWorkers(workers, cut, now) {
