@@ -1,11 +1,14 @@
 """The dashboard: a page that shows the queue live, and the two read routes it polls.
 
-The page is three static files (HTML, JavaScript, CSS) in ``taskq_lib/dashboard``: no build
-step, no CDN, nothing fetched from elsewhere. It reads ``/dashboard/snapshot`` every second and
-``/dashboard/types`` and ``/dlq`` every few seconds; its buttons call the API's own routes
-(``POST /dlq/{id}/requeue``, ``DELETE /dlq``) with the token the user types, so they can do
-nothing the API would not let that user do. Without a token set on the server the page offers
-no buttons at all.
+The page is static files (HTML, JavaScript, CSS) in ``taskq_lib/dashboard``: no build step, no
+CDN, nothing fetched from elsewhere. It reads ``/dashboard/snapshot`` every second and
+``/dashboard/types`` and ``/dlq`` every few seconds, and searches with ``/tasks/{id}``. Its two
+reads show what ``/stats`` shows and a little more (workers, and the ids and types of the tasks
+they hold; task types per state), never payloads, results or errors, so like ``/stats`` they
+need no token. The dead-letter queue and the search use the API's own routes, which need the
+token when the server has one, and so do the buttons (``POST /dlq/{id}/requeue``,
+``DELETE /dlq``): the page sends the token the user types, and can do nothing the API would not
+let that user do. Without a token set on the server the page offers no buttons at all.
 
 The page builds every element with ``textContent``, never by parsing data as HTML, and is
 served with a Content-Security-Policy that allows only its own script and style: a task type
