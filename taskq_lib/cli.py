@@ -408,6 +408,7 @@ def run_serve(args: argparse.Namespace) -> int:
             pool.start()
         presence = Presence(worker_queue).start() if isinstance(worker_queue, RedisQueue) else None
         log.info("serving queue %r %s with %d in-process workers", args.queue, where, args.workers)
+        log.info("dashboard: http://%s:%d/dashboard", args.host, args.port)
         try:
             server.run()
         except SystemExit:  # uvicorn could not start (it logged why, e.g. the port is taken)
