@@ -18,10 +18,9 @@ const TOKEN_KEY = "taskq-token";
 const state = {
   token: sessionStorage.getItem(TOKEN_KEY) || "",
   tokenSet: false,
-  samples: [], // {t, finished, enqueued}
+  samples: [], // {t, finished, enqueued, waiting, in_flight}: the last WINDOW_S seconds
   tick: 0,
   dlqSignature: null,
-  dlqCount: 0,
   purgeArmed: null,
   failing: false, // the last snapshot failed (its message is shown)
 };
@@ -274,7 +273,6 @@ async function refreshDlq(force) {
     return;
   }
   const items = answer.body.items;
-  state.dlqCount = answer.body.count;
   $("dlq-note").textContent = answer.body.count > items.length ? `(the oldest ${items.length} shown)` : "";
   const signature = items.map((d) => `${d.task_id}/${d.died_at}`).join(",") + `|${state.tokenSet}`;
   if (!force && signature === state.dlqSignature) return; // keep open details open
