@@ -177,6 +177,8 @@ def test_the_dashboard_shows_the_queue_and_acts_only_with_the_token(
     page.set_default_timeout(TIMEOUT * 1000)
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(f"{stack['url']}/")  # the root leads to the dashboard
     expect(page.locator("#live")).to_have_text("live")
 
@@ -234,6 +236,7 @@ def test_the_dashboard_shows_the_queue_and_acts_only_with_the_token(
     page.click("#token-forget")
     expect(page.locator("#dlq tbody tr")).to_have_count(0)
     expect(page.locator("#dlq-note")).to_contain_text("type the API token")
+    assert errors == [], errors  # the page's script never failed
 
 
 def test_without_a_server_token_the_page_offers_no_action(browser: Any) -> None:
