@@ -15,7 +15,8 @@ HTTP API requires to change the queue or read tasks (an environment variable, so
 show in ``ps``); ``taskq serve`` says at start whether one is in force, and warns loudly when it
 listens beyond this machine without one.
 
-Exit codes: 0 done, 1 failed (for example Redis unreachable), 2 wrong usage.
+Exit codes: 0 done, 1 failed (for example Redis unreachable), 2 wrong usage, 141 the reader
+of the output went away (``taskq dlq list | head``), as for a process ended by SIGPIPE.
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import urlsplit
 
 import redis
 from redis.backoff import ExponentialBackoff
@@ -41,8 +43,10 @@ from redis.retry import Retry
 from . import __version__
 from .connection import REDIS_URL_ENV, get_redis, redact
 from .connection import redis_url as env_redis_url
-from .errors import InvalidTask
+from .errors import DecodeError, InvalidTask
 from .events import LoggedEvents
+from .limits import MAX_DELAY
+from .logtext import oneline
 from .memory import MemoryQueue
 from .presence import Presence
 from .redis_queue import RedisQueue
@@ -59,6 +63,18 @@ TOKEN_ENV = "TASKQ_API_TOKEN"
 LOG_LEVEL_ENV = "TASKQ_LOG_LEVEL"
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+#: Most tasks one take script hands out (see lua/take.lua), so the largest --prefetch.
+MAX_PREFETCH = 10_000
+#: Shortest --lease: the heartbeat renews leases every lease/3 seconds, and a renewal must
+#: reach Redis well before the lease ends, even on a busy machine.
+MIN_LEASE = 1.0
+#: Longest --lease, --reaper-period and --shutdown-timeout (a day): longer waits are mistakes,
+#: and timeouts past about 292 years do not fit in a thread wait at all.
+MAX_WAIT = 24 * 3600.0
+#: Most worker threads in one process: more only adds waiting for the GIL and for Redis.
+MAX_THREADS = 1000
+#: Exit code when the reader of our output went away: 128 + SIGPIPE, as a shell reports it.
+BROKEN_PIPE = 141
 
 
 class UsageError(Exception):
@@ -77,11 +93,36 @@ def _count(text: str) -> int:
     return value
 
 
-def _seconds(text: str) -> float:
-    value = float(text)
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError("must be a number of seconds, 0 or more")
-    return value
+def _int_between(low: int, high: int) -> Callable[[str], int]:
+    """An argument type: a whole number from ``low`` to ``high``."""
+
+    def number(text: str) -> int:
+        value = int(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be {low}..{high}")
+        return value
+
+    return number
+
+
+def _seconds_between(low: float, high: float, why: str = "") -> Callable[[str], float]:
+    """An argument type: a number of seconds from ``low`` to ``high``."""
+
+    def seconds(text: str) -> float:
+        value = float(text)
+        if not low <= value <= high:  # also refuses nan and inf
+            raise argparse.ArgumentTypeError(f"must be {low:g}..{high:g} seconds{why}")
+        return value
+
+    seconds.__name__ = "seconds"  # argparse names the type in "invalid seconds value: 'x'"
+    return seconds
+
+
+_seconds = _seconds_between(0.0, MAX_WAIT)
+_lease = _seconds_between(
+    MIN_LEASE, MAX_WAIT, ": a shorter lease runs out before the heartbeat can renew it"
+)
+_delay = _seconds_between(0.0, MAX_DELAY)
 
 
 def _port(text: str) -> int:
@@ -128,23 +169,30 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run workers on a Redis queue. SIGTERM or SIGINT (Ctrl+C) stops them "
         "gracefully: tasks in hand finish, prefetched ones go back to the queue.",
     )
-    worker.add_argument("--concurrency", type=_count, default=4, help="worker threads")
-    worker.add_argument(
-        "--prefetch", type=_count, default=1, help="tasks taken (and acks sent) per round trip"
-    )
-    worker.add_argument("--lease", type=_seconds, default=30.0, help="seconds a task stays ours")
-    worker.add_argument(
-        "--reaper-period",
-        type=_seconds,
-        default=1.0,
-        help="longest idle wait: how soon an expired lease is noticed when all are idle",
-    )
-    worker.add_argument(
-        "--shutdown-timeout",
-        type=_seconds,
-        default=30.0,
-        help="seconds to wait for tasks in hand when stopping",
-    )
+    options: list[tuple[str, Callable[[str], Any], float, str]] = [
+        ("--concurrency", _int_between(1, MAX_THREADS), 4, f"worker threads, 1..{MAX_THREADS}"),
+        (
+            "--prefetch",
+            _int_between(1, MAX_PREFETCH),
+            1,
+            f"tasks taken (and acks sent) per round trip, 1..{MAX_PREFETCH}",
+        ),
+        (
+            "--lease",
+            _lease,
+            30.0,
+            f"seconds a task stays ours without a heartbeat, {MIN_LEASE:g}..{MAX_WAIT:g}",
+        ),
+        (
+            "--reaper-period",
+            _seconds_between(0.01, MAX_WAIT),
+            1.0,
+            "longest idle wait: how soon an expired lease is noticed when all are idle",
+        ),
+        ("--shutdown-timeout", _seconds, 30.0, "seconds to wait for tasks in hand when stopping"),
+    ]
+    for flag, parse, default, text in options:
+        worker.add_argument(flag, type=parse, default=default, help=text)
     worker.set_defaults(run=run_worker)
 
     serve = commands.add_parser(
@@ -156,7 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=_port, default=8000, help="port to listen on")
-    serve.add_argument("--workers", type=int, default=0, help="worker threads in this process")
+    in_process = f"worker threads in this process, 0..{MAX_THREADS}"
+    serve.add_argument("--workers", type=_int_between(0, MAX_THREADS), default=0, help=in_process)
     serve.add_argument(
         "--max-body", type=_count, default=64 * 1024, help="largest request body, in bytes"
     )
@@ -175,7 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     enqueue = commands.add_parser("enqueue", parents=[common], help="add a task and print its id")
     enqueue.add_argument("type", help="the task type")
     enqueue.add_argument("payload", metavar="JSON", help="the payload, a JSON object")
-    enqueue.add_argument("--delay", type=_seconds, default=0.0, help="run after S seconds")
+    enqueue.add_argument(
+        "--delay", type=_delay, default=0.0, help=f"run after S seconds (at most {MAX_DELAY:g})"
+    )
     enqueue.add_argument("--priority", type=int, default=0, help="bigger runs sooner")
     enqueue.add_argument("--max-retries", type=int, default=None, help="retries after failure")
     enqueue.add_argument(
@@ -209,6 +260,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``taskq`` with ``argv`` (default: the command line); return the exit code."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # here, not at exit: a closed pipe must be noticed while we can
+        return code
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly. Point stdout at /dev/null so that
+        # Python's own flush at exit does not fail again and print a traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return BROKEN_PIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(format=LOG_FORMAT, stream=sys.stderr)
     level = getattr(logging, args.log_level)
@@ -223,10 +288,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Failed as exc:
         print(f"taskq {args.command}: {exc}", file=sys.stderr)
         return 1
+    except DecodeError as exc:  # data another client or version wrote
+        print(
+            f"taskq {args.command}: the queue holds data this cannot read: {oneline(exc)}",
+            file=sys.stderr,
+        )
+        return 1
+    except redis.AuthenticationError:
+        print(f"taskq {args.command}: {_auth_problem(_url(args) or '?')}", file=sys.stderr)
+        return 1
     except redis.RedisError as exc:
         where = redact(args.redis_url or env_redis_url() or "?")
-        print(f"taskq {args.command}: Redis at {where} failed: {exc}", file=sys.stderr)
+        print(f"taskq {args.command}: Redis at {where} failed: {oneline(exc)}", file=sys.stderr)
         return 1
+
+
+def _auth_problem(url: str) -> str:
+    """What to say when Redis refused us for want of a (right) password, in plain words."""
+    try:
+        has_password = urlsplit(url).password is not None
+    except ValueError:
+        has_password = True
+    if has_password:
+        return f"Redis at {redact(url)} refused the user name or password given in the URL"
+    return (
+        f"Redis at {redact(url)} needs a password, and the URL has none: "
+        "give it as redis://:PASSWORD@HOST:PORT/DB (or redis://USER:PASSWORD@...)"
+    )
 
 
 # --------------------------------------------------------------------- shared pieces
@@ -269,13 +357,45 @@ def _client(args: argparse.Namespace) -> tuple[redis.Redis, str]:
             "pass --redis-url (without Redis, only `taskq serve --workers N` runs, on an "
             "in-memory queue)"
         )
-    try:
-        # A few quick retries: a one-shot command should fail in seconds, not minutes.
-        retry = Retry(ExponentialBackoff(cap=1.0, base=0.1), 2)
-        client = get_redis(url, socket_connect_timeout=5, socket_timeout=30, retry=retry)
-    except ValueError as exc:
-        raise UsageError(f"bad Redis URL {redact(url)!r}: {exc}") from None
+    problem = _url_problem(url)
+    if problem is None:
+        try:
+            # A few quick retries: a one-shot command should fail in seconds, not minutes.
+            retry = Retry(ExponentialBackoff(cap=1.0, base=0.1), 2)
+            client = get_redis(url, socket_connect_timeout=5, socket_timeout=30, retry=retry)
+        except ValueError as exc:
+            problem = str(exc)
+    if problem is not None:
+        raise UsageError(f"bad Redis URL {redact(url)!r}: {oneline(problem)}")
+    client.ping()  # now, so that a wrong address or password is said before work starts
     return client, redact(url)
+
+
+def _url_problem(url: str) -> str | None:
+    """What is wrong with a Redis URL, in words that never repeat its password; None if fine.
+
+    redis-py accepts some broken URLs silently (a database that is not a number becomes 0) and
+    words its errors about others with pieces of the URL, which may be the password.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in ("redis", "rediss", "unix"):
+        return "it must start with redis://, rediss:// or unix://"
+    userinfo, at, _ = rest.rpartition("@")
+    if at and any(char in userinfo for char in "/?#"):
+        return "a user name or password holding '/', '?' or '#' must be percent-encoded"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- parsing the port is the check
+    except ValueError as exc:  # the password is parsed apart by now: the message cannot hold it
+        return str(exc)
+    if scheme == "unix":
+        return None if parts.path else "a unix:// URL needs the socket's path"
+    if not parts.hostname:
+        return "it names no host"
+    database = parts.path.lstrip("/")
+    if database and not database.isdigit():
+        return f"the database must be a number, like /0, not {database[:20]!r}"
+    return None
 
 
 def _queue(name: str, client: redis.Redis, **options: Any) -> RedisQueue:
@@ -365,8 +485,6 @@ def run_serve(args: argparse.Namespace) -> int:
 
     from .api import create_app
 
-    if args.workers < 0:
-        raise UsageError("--workers must be 0 or more")
     registry = load_registry(args.app)
     api_queue: InspectableQueue
     worker_queue: RedisQueue | TrackedQueue | None = None
@@ -472,6 +590,8 @@ def run_enqueue(args: argparse.Namespace) -> int:
         payload = json.loads(args.payload, parse_constant=_not_json)
     except ValueError as exc:
         raise UsageError(f"JSON is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise UsageError("JSON is nested too deeply (the limit is 64 levels)") from None
     if not isinstance(payload, dict):
         raise UsageError('JSON must be a JSON object, like \'{"to": "ana@example.com"}\'')
     fields: dict[str, Any] = {"priority": args.priority, "max_retries": args.max_retries}
@@ -530,7 +650,8 @@ def run_dlq_list(args: argparse.Namespace) -> int:
     for d in dead:
         died = datetime.fromtimestamp(d.died_at, timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
         kind = "?" if d.task is None else d.task.type
-        print(f"  {d.id}  {kind}  runs={d.attempts}  died {died}  {d.error}")
+        # Ids and errors come from outside: escaped, so they cannot drive the terminal.
+        print(f"  {oneline(d.id)}  {kind}  runs={d.attempts}  died {died}  {oneline(d.error)}")
     return 0
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import threading
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
@@ -76,9 +75,18 @@ def describe(client: redis.Redis) -> str:
 
 
 def redact(url: str) -> str:
-    """``url`` with any password replaced by ``***``, for logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
+    """``url`` with any password replaced by ``***``, for logs. Never raises.
+
+    Works on the text, not on a parse: a malformed URL (a password holding '/', an unclosed
+    '[') must not show its password either.
+    """
+    head, at, host = url.rpartition("@")
+    if not at:
         return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
+    scheme, sep, userinfo = head.partition("://")
+    if not sep:
+        return f"***@{host}"
+    user, colon, _ = userinfo.partition(":")
+    if not colon:
+        return url  # a user name only
+    return f"{scheme}://{user}:***@{host}"

@@ -22,9 +22,17 @@ class ErrorInfo:
 
     @classmethod
     def from_exception(cls, exc: BaseException) -> ErrorInfo:
-        lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
-        short = "".join(lines[-TRACEBACK_LINES:])
-        return cls(type=type(exc).__name__, message=str(exc)[:2000], traceback=short[-8000:])
+        """Describe ``exc``; never raises, even for an exception whose ``str()`` raises."""
+        try:
+            message = str(exc)
+        except BaseException as inner:  # a hostile __str__ may raise anything
+            message = f"<str() of this {type(exc).__name__} raised {type(inner).__name__}>"
+        try:
+            lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
+            short = "".join(lines[-TRACEBACK_LINES:])
+        except BaseException:
+            short = ""
+        return cls(type=type(exc).__name__, message=message[:2000], traceback=short[-8000:])
 
     def to_dict(self) -> dict[str, str]:
         return asdict(self)

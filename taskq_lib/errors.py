@@ -8,16 +8,25 @@ class TaskqError(Exception):
 
 
 class InvalidTask(TaskqError, ValueError):
-    """A task was refused at enqueue time: bad type, bad payload, or too big."""
+    """Bad input refused by the library: a task at enqueue time (bad type, id, payload,
+    number, delay, or too big), or a handler's result. The message names the field."""
 
 
 class PayloadTooLarge(InvalidTask):
-    """The encoded task is larger than the configured limit."""
+    """An encoded task (or result) is larger than the configured limit.
 
-    def __init__(self, size: int, limit: int) -> None:
-        super().__init__(f"task is {size} bytes encoded, over the limit of {limit} bytes")
+    ``field`` names what is too large (``payload``, ``result``); ``what`` says what was
+    measured, when that is more than the field (the whole task).
+    """
+
+    def __init__(self, size: int, limit: int, *, field: str = "payload", what: str = "") -> None:
+        measured = f"{what} is " if what else "it is "
+        super().__init__(
+            f"{field} too large: {measured}{size} bytes encoded, over the limit of {limit} bytes"
+        )
         self.size = size
         self.limit = limit
+        self.field = field
 
 
 class UnknownTaskType(InvalidTask, LookupError):

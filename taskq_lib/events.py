@@ -12,6 +12,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from .logtext import oneline
 from .status import Status
 
 #: Event kinds: the status changes a worker or producer sees, plus ``started`` and ``refused``.
@@ -133,12 +134,15 @@ class LoggedEvents(EventLog):
 
     def record(self, event: Event) -> None:
         super().record(event)
-        what = f"task {event.task_id} ({event.task_type}) on {event.worker}, run {event.attempt}"
+        # Ids and error texts come from outside: escaped, so one event stays one log line.
+        what = oneline(
+            f"task {event.task_id} ({event.task_type}) on {event.worker}, run {event.attempt}"
+        )
         if event.kind == STARTED:
             task_log.debug("%s started", what)
         elif event.kind == SUCCEEDED:
             task_log.info("%s succeeded", what)
         elif event.kind == RETRYING:
-            task_log.info("%s failed, will retry: %s", what, event.detail)
+            task_log.info("%s failed, will retry: %s", what, oneline(event.detail))
         elif event.kind == DEAD:
-            task_log.warning("%s failed for good, dead-lettered: %s", what, event.detail)
+            task_log.warning("%s failed for good, dead-lettered: %s", what, oneline(event.detail))

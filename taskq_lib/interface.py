@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .deadletter import DeadLetter, ErrorInfo
+from .limits import MAX_DELAY, check_delay
 from .task import Task
 
 
@@ -31,12 +32,14 @@ class Delivery:
     token: str
 
 
-def check_put(delay: float, timeout: float | None) -> None:
-    """Refuse what no backend can honour: a negative, infinite or NaN delay or timeout."""
-    if not 0 <= delay < math.inf:
-        raise ValueError(f"delay must be a finite number of seconds >= 0, not {delay!r}")
+def check_put(delay: float, timeout: float | None) -> float:
+    """The delay, checked by `limits.check_delay` (0 to 30 days); and the timeout (None, or a
+    finite number >= 0). What no backend could honour is refused the same way by all."""
+    if type(delay) is not float or not 0.0 <= delay <= MAX_DELAY:  # fast path: a float
+        delay = check_delay(delay)
     if timeout is not None and not 0 <= timeout < math.inf:
         raise ValueError(f"timeout must be None or a finite number >= 0, not {timeout!r}")
+    return delay
 
 
 class TaskQueue(ABC):
@@ -91,7 +94,7 @@ class TaskQueue(ABC):
 
     @abstractmethod
     def __len__(self) -> int:
-        """Tasks waiting: ready now or scheduled for later. Not those being worked on."""
+        """Tasks waiting: pending or scheduled. Not those in flight."""
 
     @abstractmethod
     def close(self) -> None:

@@ -19,7 +19,7 @@ from .clock import SYSTEM_CLOCK, Clock
 from .deadletter import DeadLetter, ErrorInfo
 from .errors import QueueClosed, QueueFull
 from .interface import Delivery, TaskQueue, check_put
-from .limits import check_payload
+from .limits import DEFAULT_MAX_RESULT_BYTES, check_payload
 from .task import Task
 
 
@@ -40,9 +40,9 @@ class MemoryQueue(TaskQueue):
         put_timeout: float | None = 1.0,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
+        self.name = name
         if maxsize < 0:
             raise ValueError("maxsize must be >= 0 (0 means unbounded)")
-        self.name = name
         self.maxsize = maxsize
         self.put_timeout = put_timeout
         self.clock = clock
@@ -74,7 +74,7 @@ class MemoryQueue(TaskQueue):
 
     # The interface.
     def put(self, task: Task, *, delay: float = 0.0, timeout: float | None = None) -> None:
-        check_put(delay, timeout)
+        delay = check_put(delay, timeout)
         with self._lock:  # the lock of both conditions; entering it directly is cheaper
             if self._closed:
                 raise QueueClosed(f"queue {self.name!r} is closed")
@@ -158,7 +158,8 @@ class MemoryQueue(TaskQueue):
             self._push_pending(heapq.heappop(self._scheduled)[2])
 
     def ack(self, delivery: Delivery, result: Any = None) -> None:
-        check_payload(result, field="result")
+        if result is not None:  # refused like the Redis queue refuses it, though not kept
+            check_payload(result, max_bytes=DEFAULT_MAX_RESULT_BYTES, field="result")
         self._in_flight.pop(delivery.token, None)  # one atomic dict operation: no lock needed
 
     def fail(self, delivery: Delivery, error: ErrorInfo, *, retry_in: float | None) -> None:

@@ -15,18 +15,23 @@ The functions:
 * `pipeline` — the picture of a task queue: producer -> queue -> workers;
 * `timeline` — one row per worker, one bar per task run (a Gantt chart);
 * `throughput` — tasks per second (or speed-up) against the number of workers;
+* `rates` — measured rates side by side, as bars with their range and value;
 * `order_vs_priority` — the order tasks were processed in against their priority;
-* `lateness` — how late tasks started, in milliseconds.
+* `waits` — how long each task waited, from arrival to start (starvation shows as a red line);
+* `lateness` — how late tasks started, in milliseconds;
+* `lateness_panels` — several lateness histograms as small multiples on one x axis.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from .events import DEAD, RETRYING, STARTED, SUCCEEDED, Event, EventLog
+from .measure import Rate
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -36,11 +41,15 @@ __all__ = [
     "OUTCOME_COLORS",
     "Run",
     "lateness",
+    "lateness_panels",
     "order_vs_priority",
+    "out_of_turn",
     "pipeline",
+    "rates",
     "runs",
     "throughput",
     "timeline",
+    "waits",
 ]
 
 INSTALL_HINT = (
@@ -220,6 +229,7 @@ def timeline(
     *,
     workers: Sequence[str] | None = None,
     color_by: Literal["outcome", "type"] = "outcome",
+    min_ms: float = 0.0,
     title: str | None = "What each worker did",
     figsize: tuple[float, float] | None = None,
     ax: Axes | None = None,
@@ -235,6 +245,9 @@ def timeline(
             to show idle workers too and to keep the figure's size the same from run to run; by
             default, the workers that appear in ``events``, in natural order (w2 before w10).
         color_by: colour bars by how the run ended (``"outcome"``) or by task type (``"type"``).
+        min_ms: draw every bar at least this many milliseconds wide, so that runs too short to
+            see (a task that returns at once) still show; their true length is unchanged in
+            `runs`.
         title: the chart title; None for none.
         figsize: width and height in inches; by default 9 wide and 0.45 high per worker.
         ax: draw here instead of in a new figure.
@@ -244,6 +257,8 @@ def timeline(
     """
     if color_by not in ("outcome", "type"):
         raise ValueError("color_by is 'outcome' or 'type'")
+    if min_ms < 0:
+        raise ValueError("min_ms must be >= 0")
     found = runs(events)
     seen = sorted({run.worker for run in found}, key=_natural_key)
     rows = list(seen if workers is None else workers)
@@ -261,7 +276,7 @@ def timeline(
         color = OUTCOME_COLORS[run.outcome] if color_by == "outcome" else type_color[run.task_type]
         ax.barh(
             row[run.worker],
-            max(run.seconds * 1000, 0.0),
+            max(run.seconds * 1000, min_ms),
             left=(run.start - origin) * 1000,
             height=0.6,
             color=color,
@@ -289,7 +304,7 @@ def timeline(
 
 def throughput(
     xs: Sequence[float],
-    ys: Values | Mapping[str, Values],
+    ys: Sequence[Rate | float] | Mapping[str, Sequence[Rate | float]],
     *,
     ideal: bool = True,
     speedup: bool = False,
@@ -305,8 +320,12 @@ def throughput(
         xs: the settings, for example ``[1, 2, 4, 8]`` workers.
         ys: the measurements at each setting (tasks per second), or ``{name: measurements}`` to
             draw several series, for example ``{"I/O-bound": [...], "CPU-bound": [...]}``.
+            A measurement may be a `Rate` (from `taskq_lib.measure`): the line goes through its
+            median and an error bar shows the range of its rounds.
         ideal: also draw perfect scaling from the first point: ``y[0] * x / x[0]``. With several
             series, the ideal line follows the first one (with ``speedup`` it fits them all).
+            It is drawn as a wide pale band under the measured lines, so a series that follows
+            it closely does not hide it.
         speedup: divide each series by its first value, so every series starts at 1 and
             different kinds of work can share one chart.
         xlabel: the x-axis label.
@@ -317,9 +336,14 @@ def throughput(
 
     Returns:
         The figure. Its axes hold one line per series (with one marker per point), plus the
-        dashed ideal line when ``ideal`` is true, drawn last.
+        ideal line when ``ideal`` is true, added last (but drawn underneath). Series of `Rate`
+        values add one error-bar collection each.
     """
-    series = _series(ys, "measured")
+    given = ys if isinstance(ys, Mapping) else {"measured": ys}
+    series: dict[str, list[Rate]] = {
+        str(name): [v if isinstance(v, Rate) else Rate.of([float(v)]) for v in values]
+        for name, values in given.items()
+    }
     for name, values in series.items():
         if len(values) != len(xs):
             raise ValueError(f"series {name!r} has {len(values)} values for {len(xs)} x values")
@@ -327,16 +351,41 @@ def throughput(
         raise ValueError("need at least one point")
     if speedup:
         for name, values in series.items():
-            if values[0] == 0:
+            base = values[0].median
+            if base == 0:
                 raise ValueError(f"series {name!r} starts at 0; cannot compute a speed-up")
-            series[name] = [v / values[0] for v in values]
+            series[name] = [Rate.of([s / base for s in v.samples]) for v in values]
     fig, ax = _axes(ax, figsize or (7.0, 4.5))
     for i, (name, values) in enumerate(series.items()):
-        ax.plot(list(xs), values, marker="o", color=PALETTE[i % len(PALETTE)], label=name)
+        color = PALETTE[i % len(PALETTE)]
+        medians = [v.median for v in values]
+        ax.plot(list(xs), medians, marker="o", color=color, label=name, zorder=3)
+        if any(v.low < v.high for v in values):
+            below = [m - v.low for m, v in zip(medians, values, strict=True)]
+            above = [v.high - m for m, v in zip(medians, values, strict=True)]
+            ax.errorbar(
+                list(xs),
+                medians,
+                yerr=[below, above],
+                fmt="none",
+                ecolor=color,
+                elinewidth=1.2,
+                capsize=0,
+                zorder=3,
+            )
     if ideal:
-        first = next(iter(series.values()))
-        line = [first[0] * x / xs[0] for x in xs]
-        ax.plot(list(xs), line, linestyle="--", color="gray", label="ideal (linear)")
+        first = next(iter(series.values()))[0].median
+        line = [first * x / xs[0] for x in xs]
+        ax.plot(
+            list(xs),
+            line,
+            color="gray",
+            linewidth=9,
+            alpha=0.3,
+            solid_capstyle="round",
+            label="ideal: n workers, n times as fast",
+            zorder=1,
+        )
     ax.set_xticks(list(xs))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel or ("speed-up (x times)" if speedup else "tasks per second"))
@@ -349,10 +398,64 @@ def throughput(
     return fig
 
 
+def rates(
+    measured: Mapping[str, Rate | float],
+    *,
+    log: bool | None = None,
+    unit: str = "tasks per second",
+    title: str | None = None,
+    figsize: tuple[float, float] | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """Measured rates side by side: one horizontal bar each, its range as an error bar.
+
+    Args:
+        measured: ``{label: Rate}`` (from `taskq_lib.measure`), or plain numbers. Bars are drawn
+            top to bottom in the order given, each with its median printed at its end.
+        log: a logarithmic axis. By default, logarithmic when the largest value is more than 30
+            times the smallest, so that a slow contender is still a visible bar.
+        unit: the axis label.
+        title: the chart title.
+        figsize: width and height in inches; by default 7.0 wide and 0.6 per bar.
+        ax: draw here instead of in a new figure.
+    """
+    if not measured:
+        raise ValueError("nothing to draw")
+    labels = list(measured)
+    values = [measured[k] for k in labels]
+    medians = [v.median if isinstance(v, Rate) else float(v) for v in values]
+    if min(medians) <= 0:
+        raise ValueError("rates must be positive")
+    pairs = list(zip(medians, values, strict=True))
+    lows = [m - (v.low if isinstance(v, Rate) else m) for m, v in pairs]
+    highs = [(v.high if isinstance(v, Rate) else m) - m for m, v in pairs]
+    if log is None:
+        log = max(medians) > 30 * min(medians)
+    fig, ax = _axes(ax, figsize or (7.0, 1.2 + 0.6 * len(labels)))
+    ys = list(range(len(labels)))[::-1]
+    colors = [PALETTE[i % len(PALETTE)] for i in range(len(labels))]
+    ax.barh(ys, medians, color=colors, height=0.6)
+    ax.errorbar(medians, ys, xerr=[lows, highs], fmt="none", ecolor="black", capsize=4, lw=1)
+    for y, m, hi in zip(ys, medians, highs, strict=True):
+        ax.annotate(f" {m:,.0f}", (m + hi, y), va="center", fontsize=9)
+    ax.set_yticks(ys, labels)
+    if log:
+        ax.set_xscale("log")
+        ax.set_xlim(min(medians) / 3, max(m + h for m, h in zip(medians, highs, strict=True)) * 4)
+    else:
+        ax.set_xlim(0, max(m + h for m, h in zip(medians, highs, strict=True)) * 1.25)
+    ax.set_xlabel(unit + (" (log scale)" if log else ""))
+    ax.grid(axis="x", alpha=0.3)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
 def order_vs_priority(
     priorities: Sequence[int | float],
     *,
     arrival: Sequence[int] | None = None,
+    numbers: bool = False,
     highlight: Iterable[int] = (),
     title: str | None = "Processing order against priority",
     figsize: tuple[float, float] | None = None,
@@ -367,6 +470,9 @@ def order_vs_priority(
         arrival: each task's enqueue position (0 for the first enqueued), in the same order.
             When given, points are coloured by it, so first-in first-out among equal
             priorities shows as colours getting lighter from left to right in each step.
+        numbers: with ``arrival``, write each task's arrival number in its dot instead of a
+            colour scale, and draw in orange the tasks that came out *out of turn*: before a
+            task of the same priority that arrived earlier (see `out_of_turn`).
         highlight: processing positions (0-based) to ring in red, for example a starved task.
         title: the chart title; None for none.
         figsize: width and height in inches; by default 8.0 by 4.0.
@@ -378,11 +484,42 @@ def order_vs_priority(
     """
     if arrival is not None and len(arrival) != len(priorities):
         raise ValueError("arrival needs one value per task")
+    if numbers and arrival is None:
+        raise ValueError("numbers=True needs arrival=")
     fig, ax = _axes(ax, figsize or (8.0, 4.0))
     positions = list(range(len(priorities)))
     values = [float(p) for p in priorities]
     if arrival is None:
         ax.scatter(positions, values, s=30, color=PALETTE[0], zorder=2)
+    elif numbers:
+        late = set(out_of_turn(priorities, arrival))
+        colors = [PALETTE[1] if i in late else PALETTE[4] for i in positions]
+        ax.scatter(positions, values, s=330, c=colors, edgecolors="black", linewidths=0.6, zorder=2)
+        for x, y, n in zip(positions, values, arrival, strict=True):
+            ax.annotate(str(n), (x, y), ha="center", va="center", fontsize=8, zorder=4)
+        from matplotlib.lines import Line2D
+
+        dot: dict[str, Any] = {"marker": "o", "linestyle": "", "markersize": 11}
+        dot["markeredgecolor"] = "black"
+        ax.legend(
+            handles=[
+                Line2D([], [], markerfacecolor=PALETTE[4], label="in turn", **dot),
+                Line2D(
+                    [],
+                    [],
+                    markerfacecolor=PALETTE[1],
+                    label="out of turn: an earlier task of\nthe same priority was still waiting",
+                    **dot,
+                ),
+            ],
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            frameon=False,
+            title="number = arrival",
+        )
+        low, high = min(values, default=0.0), max(values, default=0.0)
+        pad = 0.15 * (high - low) + 0.5  # room for the big numbered dots
+        ax.set_ylim(low - pad, high + pad)
     else:
         dots = ax.scatter(positions, values, s=30, c=list(arrival), cmap="viridis", zorder=2)
         fig.colorbar(dots, ax=ax, label="enqueue order")
@@ -413,6 +550,113 @@ def order_vs_priority(
     return fig
 
 
+def out_of_turn(priorities: Sequence[int | float], arrival: Sequence[int]) -> list[int]:
+    """Processing positions of tasks that overtook an earlier task of the same priority.
+
+    Both lists are in processing order. A task is out of turn when a task with the same priority
+    and a smaller arrival number comes out *after* it. A queue that is first-in first-out among
+    equal priorities has none.
+    """
+    if len(arrival) != len(priorities):
+        raise ValueError("arrival needs one value per task")
+    late: list[int] = []
+    for i, (p, a) in enumerate(zip(priorities, arrival, strict=True)):
+        later = zip(priorities[i + 1 :], arrival[i + 1 :], strict=True)
+        if any(q == p and b < a for q, b in later):
+            late.append(i)
+    return late
+
+
+def waits(
+    tasks: Sequence[tuple[str, float, float | None]],
+    *,
+    until: float,
+    rows: Sequence[str] | None = None,
+    unit: str = "s",
+    title: str | None = "When each task arrived and when it ran",
+    figsize: tuple[float, float] | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """How long tasks waited: for each, a line from its arrival to the moment it started.
+
+    Args:
+        tasks: ``(row, arrived, started)`` per task; ``started`` is None for a task that never
+            ran before ``until``. Tasks that share a row (for example one row for all urgent
+            tasks) are drawn in that row, alternately a little higher and lower.
+        until: the end of the run. A task that never ran is drawn as a red line from its arrival
+            to ``until``, ending in an arrow and the words "still waiting".
+        rows: the rows, top to bottom; by default in the order they first appear in ``tasks``.
+        unit: the time unit, for the axis label.
+        title: the chart title; None for none.
+        figsize: width and height in inches; by default 9 wide and 0.5 per row.
+        ax: draw here instead of in a new figure.
+
+    Returns:
+        The figure. Its first collection holds one wait line per task; the second one dot per
+        task that ran (at its start time).
+    """
+    names = list(rows) if rows is not None else list(dict.fromkeys(row for row, _, _ in tasks))
+    unknown = sorted({row for row, _, _ in tasks} - set(names))
+    if unknown:
+        raise ValueError(f"tasks name rows that are not in rows=: {unknown}")
+    fig, ax = _axes(ax, figsize or (9.0, 1.4 + 0.5 * max(len(names), 2)))
+    from matplotlib.collections import LineCollection
+
+    shared = Counter(row for row, _, _ in tasks)
+    seen: Counter[str] = Counter()
+    segments: list[list[tuple[float, float]]] = []
+    colors: list[str] = []
+    ran_x: list[float] = []
+    ran_y: list[float] = []
+    labelled: set[str] = set()
+    for row, arrived, started in tasks:
+        k = seen[row]
+        seen[row] += 1
+        y = names.index(row) + (0.0 if shared[row] == 1 else (k % 3 - 1) * 0.18)
+        end = until if started is None else started
+        segments.append([(arrived, y), (end, y)])
+        colors.append(OUTCOME_COLORS[DEAD] if started is None else "#555555")
+        if started is None:
+            ax.annotate(
+                "",
+                (until + 0.02 * until, y),
+                (until, y),
+                arrowprops={"arrowstyle": "-|>", "color": OUTCOME_COLORS[DEAD]},
+            )
+            if row not in labelled:  # once per row, so shared rows stay readable
+                labelled.add(row)
+                ax.annotate(
+                    " still waiting",
+                    (until + 0.02 * until, names.index(row)),
+                    va="center",
+                    fontsize=8,
+                    color=OUTCOME_COLORS[DEAD],
+                )
+        else:
+            ran_x.append(started)
+            ran_y.append(y)
+    ax.add_collection(LineCollection(segments, colors=colors, linewidths=2, zorder=2))
+    ax.scatter(
+        ran_x,
+        ran_y,
+        s=22,
+        color=PALETTE[2],
+        edgecolors="black",
+        linewidths=0.4,
+        zorder=3,
+        label="ran",
+    )
+    ax.set_yticks(range(len(names)), names)
+    ax.set_ylim(len(names) - 0.5, -0.5)
+    starts = [arrived for _, arrived, _ in tasks]
+    ax.set_xlim(min(starts, default=0.0) - 0.02 * until, until * 1.16)
+    ax.set_xlabel(f"time ({unit})")
+    ax.grid(axis="x", alpha=0.3)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
 def lateness(
     late_ms: Values | Mapping[str, Values],
     *,
@@ -429,7 +673,8 @@ def lateness(
     Args:
         late_ms: lateness of each task in ms, or ``{name: lateness}`` to compare several runs
             (for example the original one-second poll against an exact scheduler).
-        per_task: draw one bar per task (x is the task's index) instead of a histogram.
+        per_task: draw one bar per task (x is the task's index, with whole-number ticks)
+            instead of a histogram.
         bins: number of histogram bins, shared by all series.
         title: the chart title; None for none.
         figsize: width and height in inches; by default 7.0 by 4.0.
@@ -450,6 +695,9 @@ def lateness(
             xs = [k + (i - (len(series) - 1) / 2) * width for k in range(len(values))]
             ax.bar(xs, values, width=width, color=PALETTE[i % len(PALETTE)], label=name)
         ax.axhline(0, color="black", linewidth=0.8)
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # task 3, never task 2.5
         ax.set_xlabel("task")
         ax.set_ylabel("lateness (ms)")
     else:
@@ -474,4 +722,55 @@ def lateness(
         ax.set_title(title)
     if named:
         ax.legend(frameon=False)
+    return fig
+
+
+def lateness_panels(
+    late_ms: Mapping[str, Values],
+    *,
+    bins: int = 40,
+    title: str | None = None,
+    zero_line: bool = True,
+    figsize: tuple[float, float] | None = None,
+) -> Figure:
+    """Several lateness histograms as small multiples: one panel each, stacked, one x axis.
+
+    Overlapping histograms hide each other; stacked panels with the same bins and the same x
+    axis let the eye compare where each series lies.
+
+    Args:
+        late_ms: ``{name: lateness of each task in ms}``, drawn top to bottom in that order.
+        bins: number of bins, the same edges in every panel.
+        title: the title above all the panels; None for none.
+        zero_line: draw a vertical line at 0 ms (on time) in every panel.
+        figsize: width and height in inches; by default 7.0 wide and 1.6 per panel.
+
+    Returns:
+        The figure: one `Axes` per series, each holding ``bins`` bars.
+    """
+    series = _series(late_ms, "lateness")
+    if not series:
+        raise ValueError("nothing to draw")
+    if bins < 1:
+        raise ValueError("bins must be >= 1")
+    everything = [v for values in series.values() for v in values]
+    low, high = (min(everything), max(everything)) if everything else (0.0, 1.0)
+    if low == high:
+        low, high = low - 0.5, high + 0.5
+    size = figsize or (7.0, 0.8 + 1.6 * len(series))
+    fig: Figure
+    fig, axes = _pyplot().subplots(
+        len(series), 1, sharex=True, sharey=True, figsize=size, layout="constrained", squeeze=False
+    )
+    for i, (ax, (name, values)) in enumerate(zip(axes[:, 0], series.items(), strict=True)):
+        color = PALETTE[i % len(PALETTE)]
+        ax.hist(values, bins=bins, range=(low, high), color=color, edgecolor="white")
+        ax.set_title(name, loc="left", fontsize=10)
+        ax.set_ylabel("tasks")
+        ax.grid(alpha=0.3)
+        if zero_line:
+            ax.axvline(0, color="black", linewidth=0.8)
+    axes[-1, 0].set_xlabel("lateness (ms)")
+    if title:
+        fig.suptitle(title)
     return fig

@@ -40,9 +40,10 @@ from .deadletter import DeadLetter, ErrorInfo
 from .errors import DecodeError, InvalidTask, QueueClosed
 from .interface import Delivery, check_put
 from .keys import QueueKeys
-from .limits import check_payload
+from .limits import DEFAULT_MAX_RESULT_BYTES, check_payload, encode_value
+from .logtext import oneline
 from .scripts import assemble, load
-from .status import STATES, InspectableQueue, TaskInfo
+from .status import STATES, InspectableQueue, Status, TaskInfo
 from .task import DEFAULT_MAX_BYTES, Task, decode, dumps, encode
 
 log = logging.getLogger("taskq.redis")
@@ -70,6 +71,7 @@ class RedisQueue(InspectableQueue):
         retention: seconds a succeeded task's status and result are kept.
         dead_max, dead_max_age: bounds of the dead-letter queue (tasks, seconds).
         max_bytes: the largest encoded task accepted.
+        max_result_bytes: the largest encoded result stored; `ack` refuses a bigger one.
         reaper_period: longest wait between two takes of an idle consumer; bounds how late an
             expired lease is noticed when every consumer is idle.
         consumer: this consumer's name, the start of its delivery tokens (default
@@ -91,6 +93,7 @@ class RedisQueue(InspectableQueue):
         dead_max: int = 10_000,
         dead_max_age: float = 7 * 24 * 3600.0,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
         reaper_period: float = 1.0,
         clock: Clock = SYSTEM_CLOCK,
         consumer: str | None = None,
@@ -104,19 +107,16 @@ class RedisQueue(InspectableQueue):
                 f"client must be a redis.Redis, not {type(client).__name__}: a service passes "
                 "redis.Redis.from_url(...), a notebook taskq_lib.connection.get_redis()"
             )
-        self.name = name
-        self.keys = QueueKeys(name)
-        self.client = client
-        self.lease = lease
-        self.prefetch = prefetch
-        self.ack_batch = ack_batch
+        self.name, self.keys, self.client = name, QueueKeys(name), client
+        # How tasks are handed out.
+        self.lease, self.prefetch, self.ack_batch = lease, prefetch, ack_batch
         self.max_attempts = max_attempts
+        # What is kept, how big, and for how long.
         self.retention = retention
-        self.dead_max = dead_max
-        self.dead_max_age = dead_max_age
-        self.max_bytes = max_bytes
-        self.reaper_period = reaper_period
-        self.clock = clock
+        self.dead_max, self.dead_max_age = dead_max, dead_max_age
+        self.max_bytes, self.max_result_bytes = max_bytes, max_result_bytes
+        # When.
+        self.reaper_period, self.clock = reaper_period, clock
         #: Starts every delivery token this consumer gets, so one can tell who holds a task.
         self.consumer = consumer or f"{socket.gethostname()}:{os.getpid()}"
         self.lost_leases = 0  # acks and fails refused because the lease had moved on
@@ -140,18 +140,49 @@ class RedisQueue(InspectableQueue):
 
     # ----------------------------------------------------------------- producing
     def put(self, task: Task, *, delay: float = 0.0, timeout: float | None = None) -> None:
-        """Add a task (one atomic script). Redis has no bound: ``timeout`` never waits."""
+        """Add a task (one atomic script). Redis has no bound: ``timeout`` never waits.
+
+        All or nothing, and the answer says which: when it raises, the task is not queued.
+        If the reply was lost (a timeout after the script ran), or the client's own retry ran
+        the script a second time, what Redis holds tells: this very call's write (the same
+        body, enqueued at this call's time, due when it asked) is there, so the put succeeded.
+        Only if Redis cannot even be asked afterwards is the outcome unknown (it raises). (So a
+        second put of the same task in the same millisecond with the same delay is taken for a
+        retry of the first, and changes nothing.)
+        """
         # The hottest call, so its own path: no chunking, and EVALSHA straight through
         # execute_command with the arguments that never change already encoded.
         now, due = self._enqueue_times(delay, timeout)
-        args = (now, task.id, encode(task, self.max_bytes), due)
+        body = encode(task, self.max_bytes)
+        args = (now, task.id, body, due)
         client: Any = self.client  # redis-py leaves execute_command untyped
         try:
-            known = client.execute_command("EVALSHA", *self._enqueue_head, *args)
-        except redis.exceptions.NoScriptError:  # the server restarted or flushed its scripts
-            client.script_load(self._scripts["enqueue"].script)
-            known = client.execute_command("EVALSHA", *self._enqueue_head, *args)
+            try:
+                known = client.execute_command("EVALSHA", *self._enqueue_head, *args)
+            except redis.exceptions.NoScriptError:  # the server restarted or flushed scripts
+                client.script_load(self._scripts["enqueue"].script)
+                known = client.execute_command("EVALSHA", *self._enqueue_head, *args)
+        except (redis.ConnectionError, redis.TimeoutError):
+            if not self._wrote(task.id, body, now, due):  # it did not run: nothing was queued
+                raise
+            known = []
+        if known and self._wrote(task.id, body, now, due):  # a retry found our own first run
+            known = []
         self._check_known(known)
+
+    def _wrote(self, task_id: str, body: bytes, now: int, due: int) -> bool:
+        """Does Redis hold the write of the enqueue call made with these arguments?"""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hget(self.keys.bodies, task_id)
+        pipe.hget(self.keys.state, task_id)
+        pipe.zscore(self.keys.scheduled, task_id)
+        stored, state, score = pipe.execute()
+        status = Status.SCHEDULED if due > now else Status.QUEUED
+        return (
+            stored == body
+            and _text(state or b"") == f"{status}:{now}"  # the state this call's script set
+            and (due <= now or score == due)
+        )
 
     def put_many(
         self, tasks: Iterable[Task], *, delay: float = 0.0, timeout: float | None = None
@@ -175,8 +206,8 @@ class RedisQueue(InspectableQueue):
         self._check_known([i for reply in replies for i in reply])
 
     def _enqueue_times(self, delay: float, timeout: float | None) -> tuple[int, int]:
-        """Now and the due time (0: ready now), in ms; refused on a closed queue."""
-        check_put(delay, timeout)
+        """Now and the due time (0: pending now), in ms; refused on a closed queue."""
+        delay = check_put(delay, timeout)
         if self._closed:
             raise QueueClosed(f"queue {self.name!r} is closed")
         now = self._now_ms()
@@ -281,7 +312,7 @@ class RedisQueue(InspectableQueue):
                 reply[i + 3],
             )
             try:
-                task = self._read_task(body, attempts)
+                task = decode(body, attempts=int(attempts))
             except DecodeError as exc:
                 self._bury_undecodable(task_id, token, exc)
                 continue
@@ -292,27 +323,28 @@ class RedisQueue(InspectableQueue):
             self._start_heartbeat()
         return deliveries, int(reply[0])
 
-    def _read_task(self, body: Any, attempts: Any) -> Task:
-        """A stored body as a task, held to the rule it was enqueued by; else `DecodeError`."""
-        task = decode(body, attempts=int(attempts))
-        try:
-            check_payload(task.payload, max_bytes=self.max_bytes)
-        except InvalidTask as exc:
-            raise DecodeError(f"the stored task cannot be read: {exc}") from None
-        return task
-
     def _bury_undecodable(self, task_id: str, token: str, exc: DecodeError) -> None:
         log.warning(
-            "queue %s: task %s cannot be decoded (%s); dead-lettered", self.name, task_id, exc
+            "queue %s: task %s cannot be decoded (%s); dead-lettered",
+            self.name,
+            oneline(task_id),
+            oneline(exc),
         )
         error = ErrorInfo("DecodeError", str(exc))
         self._run("fail", self._fail_args(task_id, token, error, None))
 
     def ack(self, delivery: Delivery, result: Any = None) -> None:
-        check_payload(result, field="result")
-        encoded = "" if result is None else dumps(result)
-        with self._lock:
+        """Acknowledge a delivery (sent in a batch). A result that breaks the rule of
+        `taskq_lib.limits` raises `InvalidTask` and nothing is sent: fail the delivery then.
+        """
+        with self._lock:  # no longer renewed, whatever happens below: never stuck in flight
             self._held.pop(delivery.task.id, None)
+        encoded = (
+            ""
+            if result is None
+            else encode_value(result, max_bytes=self.max_result_bytes, field="result")
+        )
+        with self._lock:
             self._acks += [delivery.task.id, delivery.token, encoded]
             full = len(self._acks) >= 3 * self.ack_batch
         if full:
@@ -337,7 +369,9 @@ class RedisQueue(InspectableQueue):
         stale = [_text(i) for i in reply]
         if stale:
             self.lost_leases += len(stale)
-            log.warning("queue %s: lease lost before ack for %s", self.name, ", ".join(stale))
+            log.warning(
+                "queue %s: lease lost before ack for %s", self.name, oneline(", ".join(stale))
+            )
         return stale
 
     def fail(self, delivery: Delivery, error: ErrorInfo, *, retry_in: float | None) -> None:
@@ -347,7 +381,7 @@ class RedisQueue(InspectableQueue):
         ok = self._run("fail", self._fail_args(task_id, delivery.token, error, retry_in))
         if not ok:
             self.lost_leases += 1
-            log.warning("queue %s: lease lost before fail for %s", self.name, task_id)
+            log.warning("queue %s: lease lost before fail for %s", self.name, oneline(task_id))
 
     def _fail_args(
         self, task_id: str, token: str, error: ErrorInfo, retry_in: float | None
@@ -382,7 +416,9 @@ class RedisQueue(InspectableQueue):
                 failing = False
             except redis.RedisError as exc:
                 if not failing:  # one line per outage, not one per beat
-                    log.warning("queue %s: heartbeat failed (%s); will keep trying", self.name, exc)
+                    log.warning(
+                        "queue %s: heartbeat failed (%s); will keep trying", self.name, oneline(exc)
+                    )
                 failing = True
 
     def extend_leases(self) -> list[str]:
@@ -398,7 +434,7 @@ class RedisQueue(InspectableQueue):
             with self._lock:
                 for task_id in lost:
                     self._held.pop(task_id, None)
-            log.warning("queue %s: leases lost for %s", self.name, ", ".join(lost))
+            log.warning("queue %s: leases lost for %s", self.name, oneline(", ".join(lost)))
         return lost
 
     # ----------------------------------------------------------------- inspecting
@@ -463,7 +499,7 @@ class RedisQueue(InspectableQueue):
             id=task_id,
             state=state,
             attempts=count,
-            task=None if body is None else read(lambda: self._read_task(body, count)),
+            task=None if body is None else read(lambda: decode(body, attempts=count)),
             last_error=read(lambda: _read_error(error)),
             result=read(lambda: _read_json(result, "result")),
             updated_at=int(updated) / 1000 if updated.isdigit() else None,
@@ -490,7 +526,7 @@ class RedisQueue(InspectableQueue):
             except DecodeError as exc:
                 count, err = 0, ErrorInfo("Unreadable", f"stored data cannot be read: {exc}")
             try:
-                task = None if body is None else self._read_task(body, count)
+                task = None if body is None else decode(body, attempts=count)
             except DecodeError:
                 raw = _text(body)[:1000]
             out.append(DeadLetter(_text(member), task, err, count, score / 1000, raw))

@@ -14,7 +14,6 @@ from typing import Any
 from .errors import UnknownTaskType
 from .events import ENQUEUED, REFUSED, Event, EventLog
 from .interface import TaskQueue
-from .limits import check_payload
 from .retry import RetryPolicy
 from .task import Task, encode, validate_type
 
@@ -120,7 +119,6 @@ def submit(
         events: where to record ``enqueued`` (before the put, so that a worker's ``started``
             cannot come first) and, if the put fails, ``refused``.
     """
-    check_payload(task.payload)
     if max_bytes is not None:
         encode(task, max_bytes)
     if events is not None:

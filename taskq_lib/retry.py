@@ -42,7 +42,10 @@ class RetryPolicy:
         """Seconds to wait before retry number ``retry`` (1 for the first retry)."""
         if retry < 1:
             raise ValueError("retries are numbered from 1")
-        raw = min(self.cap, self.base * self.factor ** (retry - 1))
+        try:
+            raw = min(self.cap, self.base * self.factor ** (retry - 1))
+        except OverflowError:  # factor ** (retry - 1) is past the largest float: long capped
+            raw = self.cap if self.base else 0.0
         with self._lock:
             spread = self._rng.random()
         return raw * (1 - self.jitter * spread)

@@ -33,7 +33,7 @@ class SimpleRedisQueue(TaskQueue):
 
     def put(self, task: Task, *, delay: float = 0.0, timeout: float | None = None) -> None:
         """``RPUSH``. A Redis list has no bound, so ``timeout`` never has to wait."""
-        check_put(delay, timeout)
+        delay = check_put(delay, timeout)
         if self._closed:
             raise QueueClosed(f"queue {self.name!r} is closed")
         if delay:

@@ -8,24 +8,33 @@ from a queue is ever evaluated or unpickled.
 from __future__ import annotations
 
 import json
-import math
 import re
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import DecodeError, InvalidTask, PayloadTooLarge
+from .errors import DecodeError, InvalidTask
+from .limits import (
+    DEFAULT_MAX_BYTES,
+    ENCODER,
+    MAX_INT,
+    MAX_TIMESTAMP,
+    check_int,
+    check_size,
+    check_timestamp,
+    check_value,
+)
+
+__all__ = ["DEFAULT_MAX_BYTES", "WIRE_VERSION", "Task", "check_json", "decode", "encode"]
 
 #: The wire format version this code writes and reads.
 WIRE_VERSION = 1
-#: Default limit for one encoded task, in bytes.
-DEFAULT_MAX_BYTES = 1024 * 1024
 #: Task types are short names: a letter or underscore, then letters, digits, ``_ . : -``.
 TYPE_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_.:\-]{0,127}")
-
-#: Made once: ``json.dumps`` with non-default options builds a new encoder on every call.
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+#: Task ids: 1 to 128 characters, none of them a control character or a line break, so an id
+#: can be shown in a log line or a terminal as it is.
+ID_PATTERN = re.compile(r"[^\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]{1,128}")
 
 
 @dataclass(frozen=True)
@@ -49,17 +58,21 @@ class Task:
         if not isinstance(self.payload, dict):
             kind = type(self.payload).__name__
             raise InvalidTask(f"payload must be a JSON object (dict), not {kind}")
-        check_json(self.payload)
-        if not isinstance(self.id, str) or not self.id or len(self.id) > 128:
-            raise InvalidTask("task id must be a non-empty string of at most 128 characters")
-        if isinstance(self.priority, bool) or not isinstance(self.priority, int):
-            raise InvalidTask(f"priority must be an int, not {type(self.priority).__name__}")
+        check_value(self.payload, "payload")
+        if not isinstance(self.id, str) or not ID_PATTERN.fullmatch(self.id):
+            raise InvalidTask(
+                "id must be a string of 1 to 128 characters without control characters or "
+                f"line breaks, not {_shown(self.id)}"
+            )
+        # The checks below have a fast path for the common case and name the field otherwise.
+        if type(self.priority) is not int or not -MAX_INT <= self.priority <= MAX_INT:
+            check_int(self.priority, "priority")
         if self.max_retries is not None and (
-            isinstance(self.max_retries, bool)
-            or not isinstance(self.max_retries, int)
-            or self.max_retries < 0
+            type(self.max_retries) is not int or not 0 <= self.max_retries <= MAX_INT
         ):
-            raise InvalidTask("max_retries must be None or an int >= 0")
+            check_int(self.max_retries, "max_retries", low=0)
+        if type(self.created_at) is not float or not 0 <= self.created_at <= MAX_TIMESTAMP:
+            check_timestamp(self.created_at)
 
     def with_attempts(self, attempts: int) -> Task:
         """A copy of this task with the delivery count set (the payload is shared, not copied)."""
@@ -87,44 +100,15 @@ def validate_type(task_type: object) -> str:
 
 
 def check_json(value: Any, path: str = "payload") -> None:
-    """Raise `InvalidTask` naming the first key whose value JSON cannot hold exactly."""
-    # An explicit stack (not recursion) so a hostile, deeply nested payload cannot crash us.
-    stack: list[tuple[Any, str]] = [(value, path)]
-    while stack:
-        item, where = stack.pop()
-        if isinstance(item, str):
-            _check_text(item, where)
-            continue
-        if item is None or isinstance(item, (bool, int)):
-            continue
-        if isinstance(item, float):
-            if not math.isfinite(item):
-                raise InvalidTask(f"{where} is {item!r}; JSON has no NaN or infinity")
-            continue
-        if isinstance(item, dict):
-            for key, sub in item.items():
-                if isinstance(key, str):
-                    _check_text(key, f"a key of {where}")
-                if not isinstance(key, str):
-                    raise InvalidTask(f"{where} has a non-string key {key!r}; JSON needs str keys")
-                stack.append((sub, f"{where}[{key!r}]"))
-            continue
-        if isinstance(item, (list, tuple)):
-            stack.extend((sub, f"{where}[{i}]") for i, sub in enumerate(item))
-            continue
-        raise InvalidTask(
-            f"{where} is a {type(item).__name__}, which is not JSON-serialisable "
-            "(use str, int, float, bool, None, list or dict)"
-        )
+    """Raise `InvalidTask` naming the first part of ``value`` that breaks the rule of
+    `taskq_lib.limits` (all of it but the size)."""
+    check_value(value, path)
 
 
-def _check_text(text: str, where: str) -> None:
-    # JSON from a client may carry lone surrogates ("\ud800"): valid in a Python str, but
-    # not encodable as UTF-8, so they would fail later, far from the cause.
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        raise InvalidTask(f"{where} is not valid Unicode (it has a lone surrogate)") from None
+def _shown(value: object) -> str:
+    """A bad value, shortened, for an error message."""
+    text = repr(value) if isinstance(value, str) else type(value).__name__
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def encode(task: Task, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
@@ -138,9 +122,8 @@ def encode(task: Task, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
         "max_retries": task.max_retries,
         "created_at": task.created_at,
     }
-    data = _ENCODER.encode(body).encode()
-    if len(data) > max_bytes:
-        raise PayloadTooLarge(len(data), max_bytes)
+    data = ENCODER.encode(body).encode()
+    check_size(len(data), max_bytes, "payload", what="the task")
     return data
 
 

@@ -2,8 +2,10 @@
 
 What the Go original's workers lacked, and these have:
 
-* a handler that raises never kills its worker; the failure is retried with backoff or
-  dead-lettered, by the retry policy;
+* nothing a handler does kills its worker: an exception (even one whose ``str()`` raises),
+  ``sys.exit()``, ``KeyboardInterrupt`` or a result that cannot be stored is recorded as a
+  failure with its reason, retried with backoff or dead-lettered by the retry policy, and the
+  worker goes on to the next task;
 * a task of a type nobody handles is dead-lettered with the reason, not dropped;
 * `stop` is graceful: in-flight tasks finish, ready ones are run first (``drain=True``) or
   left in the queue, and the join is bounded by a timeout;
@@ -25,9 +27,9 @@ from .deadletter import ErrorInfo
 from .errors import InvalidTask, QueueClosed, UnknownTaskType
 from .events import DEAD, RETRYING, STARTED, SUCCEEDED, Event, EventLog
 from .interface import Delivery, TaskQueue
+from .logtext import oneline
 from .registry import Registry
 from .retry import RetryPolicy
-from .task import check_json
 
 log = logging.getLogger("taskq.worker")
 
@@ -136,7 +138,7 @@ class WorkerPool:
             except Exception as exc:  # a lost connection must not end the worker
                 failures += 1
                 if failures == 1:  # one log line per outage, not one per attempt
-                    log.warning("%s: cannot get tasks (%s); backing off", worker, exc)
+                    log.warning("%s: cannot get tasks (%s); backing off", worker, oneline(exc))
                 backoff = min(self.max_backoff, 0.05 * 2 ** min(failures, 16))
                 self._stopping.wait(backoff * (0.5 + rng.random() / 2))
                 continue
@@ -147,6 +149,13 @@ class WorkerPool:
                 self._running[worker] = True  # one atomic dict write: no lock needed
                 try:
                     self.run_one(delivery, worker)
+                except BaseException as exc:  # run_one records handler errors; this is ours
+                    log.error(
+                        "%s: error while finishing task %s (%s); the worker goes on",
+                        worker,
+                        oneline(delivery.task.id),
+                        oneline(f"{type(exc).__name__}: {oneline(exc)}"),
+                    )
                 finally:
                     self._running[worker] = False
             elif self._draining.is_set():
@@ -160,19 +169,42 @@ class WorkerPool:
         try:
             handler = self.registry.handler(task.type)
             result = handler(task)
-            check_json(result, "result")
         except UnknownTaskType as exc:
             # Retrying cannot help: dead-letter at once, with the reason.
             self._dead(delivery, ErrorInfo.from_exception(exc), worker)
-        except InvalidTask as exc:
-            self._failed(delivery, ErrorInfo.from_exception(exc), worker)
         except Exception as exc:
             self._failed(delivery, ErrorInfo.from_exception(exc), worker)
+        except BaseException as exc:
+            # sys.exit() or KeyboardInterrupt raised by the handler itself (signals reach only
+            # the main thread): the task failed; the worker must not end with it.
+            log.warning(
+                "%s: task %s (%s) raised %s; recorded as a failure",
+                worker,
+                oneline(task.id),
+                task.type,
+                oneline(f"{type(exc).__name__}({oneline(exc)})"),
+            )
+            self._failed(delivery, ErrorInfo.from_exception(exc), worker)
+            if threading.current_thread() is threading.main_thread():
+                raise  # run_one called directly: a real Ctrl+C must still stop the program
         else:
-            if self._report(self.queue.ack, delivery, result):
-                record(
-                    Event(self.clock.now(), SUCCEEDED, task.id, task.type, worker, task.attempts)
-                )
+            self._succeeded(delivery, result, worker)
+
+    def _succeeded(self, delivery: Delivery, result: Any, worker: str) -> None:
+        task = delivery.task
+        try:
+            self.queue.ack(delivery, result)
+        except InvalidTask as exc:
+            # The result breaks the rule of taskq_lib.limits (not JSON, too deep, too big):
+            # a failure of the task, not a task left in flight.
+            self._failed(delivery, ErrorInfo.from_exception(exc), worker)
+            return
+        except Exception as exc:
+            self._report_failed(delivery, exc)
+            return
+        self.events.record(
+            Event(self.clock.now(), SUCCEEDED, task.id, task.type, worker, task.attempts)
+        )
 
     def _report(self, tell: Callable[..., None], delivery: Delivery, *args: Any, **kw: Any) -> bool:
         """Tell the queue an outcome. If that fails (server away), the lease will expire and
@@ -181,14 +213,19 @@ class WorkerPool:
             tell(delivery, *args, **kw)
             return True
         except Exception as exc:
-            log.warning("could not report task %s to the queue: %s", delivery.task.id, exc)
+            self._report_failed(delivery, exc)
             return False
+
+    def _report_failed(self, delivery: Delivery, exc: Exception) -> None:
+        log.warning(
+            "could not report task %s to the queue: %s", oneline(delivery.task.id), oneline(exc)
+        )
 
     def _failed(self, delivery: Delivery, error: ErrorInfo, worker: str) -> None:
         task = delivery.task
         policy = self.registry.policy(task.type) or self.retry
         if policy.should_retry(task.attempts, task.max_retries):
-            delay = policy.delay(task.attempts)
+            delay = policy.delay(max(1, task.attempts))
             if not self._report(self.queue.fail, delivery, error, retry_in=delay):
                 return
             self.events.record(

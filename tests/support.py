@@ -85,6 +85,8 @@ class RedisServer:
                 try:
                     if client.ping() and client.info("persistence").get("loading") == 0:
                         return
+                except redis.AuthenticationError:
+                    return  # up, and wants a password (--requirepass)
                 except (redis.ConnectionError, redis.BusyLoadingError):
                     pass
                 time.sleep(0.02)
@@ -112,3 +114,24 @@ class RedisServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class Flaky:
+    """Wraps a client's ``execute_command`` to lose a put's reply, or to never send it."""
+
+    def __init__(self, queue: RedisQueue, mode: str) -> None:
+        queue.client.script_load(queue._scripts["enqueue"].script)  # no NOSCRIPT round first
+        self.real = queue.client.execute_command
+        self.mode = mode
+        queue.client.execute_command = self  # type: ignore[method-assign]
+
+    def __call__(self, *args: Any, **options: Any) -> Any:
+        if args[0] != "EVALSHA" or self.mode == "done":
+            return self.real(*args, **options)
+        mode, self.mode = self.mode, "done"
+        if mode == "never-sent":
+            raise redis.ConnectionError("connection refused")
+        self.real(*args, **options)
+        if mode == "reply-lost":
+            raise redis.TimeoutError("timed out reading the reply")
+        return self.real(*args, **options)  # "retried": the client ran it a second time

@@ -680,3 +680,43 @@ def test_what_the_schema_declares_about_a_task_type_is_what_the_api_enforces() -
             # A type the schema allows is refused only for not being registered (known_types).
             refused_by_rule = answer.status_code == 422 and "known_types" not in answer.json()
             assert refused_by_rule == (not schema_valid), (name, answer.text)
+
+
+def _from_schema(field: dict[str, Any]) -> st.SearchStrategy[Any]:
+    """Values the schema declares valid for one TaskRequest field (numbers to their bounds)."""
+    if "anyOf" in field:
+        return st.one_of([_from_schema(option) for option in field["anyOf"]])
+    kind = field["type"]
+    if kind == "null":
+        return st.none()
+    low, high = field.get("minimum"), field.get("maximum")
+    if kind == "integer":
+        return st.integers(int(low), int(high))
+    return st.floats(low, high, allow_nan=False) | st.sampled_from([low, high])
+
+
+def test_every_enqueue_the_schema_declares_valid_is_accepted() -> None:
+    queue = TrackedQueue(MemoryQueue(maxsize=0))
+    client = TestClient(create_app(queue, make_registry()))
+    properties = client.get("/openapi.json").json()["components"]["schemas"]["TaskRequest"]
+    fields = {k: v for k, v in properties["properties"].items() if k not in ("type", "payload")}
+    # Within what the payload's description declares: JSON, integers within ±(2**53 - 1),
+    # valid Unicode (text() makes no lone surrogates), far fewer than 64 levels.
+    leaves = st.none() | st.booleans() | st.text() | st.integers(-(2**53) + 1, 2**53 - 1)
+    leaves |= st.floats(allow_nan=False, allow_infinity=False)
+    nested = st.recursive(
+        leaves, lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner), max_leaves=20
+    )
+    payloads = st.dictionaries(st.text(), nested)
+    bodies = st.fixed_dictionaries(
+        {"type": st.sampled_from(make_registry().types()), "payload": payloads},
+        optional={name: _from_schema(field) for name, field in fields.items()},
+    )
+
+    @settings(max_examples=150, deadline=None, database=None)
+    @given(bodies)
+    def check(body: dict[str, Any]) -> None:
+        answer = client.post("/tasks", json=body)
+        assert answer.status_code == 202, (body, answer.text)
+
+    check()

@@ -313,3 +313,12 @@ def test_serve_says_at_start_whether_a_token_is_in_force(
     found_level, text = access_notice(host, token)
     assert found_level == level and says in text
     assert token is None or token not in text  # the token itself is never logged
+
+
+def test_info_on_a_counter_another_client_garbled_says_so_without_a_traceback(
+    run: Run, queue: RedisQueue
+) -> None:
+    queue.put(Task("email"))
+    queue.client.hset(queue.keys.counters, "enqueued", "lots")
+    code, _, err = run("info")
+    assert code == 1 and "cannot read" in err and "'lots'" in err and "Traceback" not in err

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from support import Flaky
 
 from taskq_lib import ErrorInfo, InvalidTask, MemoryQueue, Registry, Task
 from taskq_lib.api import create_app
@@ -105,11 +106,11 @@ def test_a_stored_body_the_rule_refuses_is_a_per_item_problem(
     assert listing.status_code == 200, listing.text
     items = {item["task_id"]: item for item in listing.json()["items"]}
     assert items[good.task.id]["payload"] == {"fine": True}  # the good one is not hidden
-    for bad in ("deep", "huge"):
+    for bad, why in (("deep", "nested deeper"), ("huge", "2**53")):
         assert items[bad]["payload"] is None and items[bad]["raw"]
         answer = client.get(f"/tasks/{bad}")
         assert answer.status_code == 200 and answer.json()["type"] is None
-        assert "cannot be read" in answer.json()["problem"]
+        assert why in answer.json()["problem"]
     assert items["bad-error"]["error"]["type"] == "Unreadable"
     assert client.get("/tasks/bad-error").json()["last_error"] is None
 
@@ -143,3 +144,16 @@ def test_stored_data_no_item_can_survive_is_a_503(
     queue.client.hset(queue.keys.key(key), field, value)
     answer = TestClient(create_app(queue, registry())).get(route)
     assert answer.status_code == 503 and "cannot read" in answer.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("mode", "status", "queued"), [("never-sent", 503, 0), ("reply-lost", 202, 1)]
+)
+def test_a_503_on_enqueue_means_nothing_was_enqueued(
+    make_redis_queue: MakeQueue, mode: str, status: int, queued: int
+) -> None:
+    queue = make_redis_queue()
+    client = TestClient(create_app(queue, registry()))
+    Flaky(queue, mode)
+    answer = client.post("/queue/t", json={})
+    assert (answer.status_code, len(queue)) == (status, queued)

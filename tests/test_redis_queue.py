@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import pytest
 import redis
+from support import Flaky
 
 from taskq_lib import ErrorInfo, InvalidTask, ManualClock, PayloadTooLarge, Task
 from taskq_lib.redis_queue import RedisQueue
@@ -318,3 +319,35 @@ def test_acks_survive_a_failed_round_trip(make_redis_queue: MakeQueue) -> None:
     queue.client.pipeline = real_pipeline  # type: ignore[method-assign]
     assert queue.flush() == []
     assert queue.info(delivery.task.id).state == "succeeded"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("mode", ["reply-lost", "retried"])
+def test_a_put_whose_script_ran_succeeds_once_even_if_the_reply_is_lost(
+    make_redis_queue: MakeQueue, mode: str
+) -> None:
+    queue = make_redis_queue()
+    Flaky(queue, mode)
+    task = Task("t", {"n": 1})
+    queue.put(task)  # no error: the task is queued, exactly once
+    assert len(queue) == 1 and queue.stats()["total_enqueued"] == 1
+    assert queue.get(timeout=1).task.id == task.id  # type: ignore[union-attr]
+
+
+def test_a_put_that_raises_queued_nothing(make_redis_queue: MakeQueue) -> None:
+    queue = make_redis_queue()
+    Flaky(queue, "never-sent")
+    with pytest.raises(redis.ConnectionError):
+        queue.put(Task("t"))
+    assert len(queue) == 0 and queue.stats().get("total_enqueued", 0) == 0
+
+
+def test_the_same_task_put_again_is_refused_even_at_the_same_moment(
+    make_redis_queue: MakeQueue,
+) -> None:
+    queue = make_redis_queue(clock=ManualClock())  # both puts in the same millisecond
+    task = Task("t", {"text": "Pay the rent"})
+    queue.put(task, delay=60)
+    for delay in (3600, 0):  # not a retry of the first put: it asked for another time
+        with pytest.raises(InvalidTask, match=task.id):
+            queue.put(task, delay=delay)
+    assert len(queue) == 1

@@ -55,13 +55,14 @@ def test_payload_must_be_an_object() -> None:
         Task("t", [1, 2])  # type: ignore[arg-type]
 
 
-def test_deep_nesting_is_checked_without_recursion() -> None:
+def test_deep_nesting_is_refused_without_recursion() -> None:
     payload: dict[str, object] = {}
     inner = payload
     for _ in range(5000):
         inner["x"] = {}
         inner = inner["x"]  # type: ignore[assignment]
-    Task("t", payload)  # no RecursionError from the check
+    with pytest.raises(InvalidTask, match=r"payload\['x'\].* is nested deeper than 64 levels"):
+        Task("t", payload)  # an InvalidTask from the check, not a RecursionError
 
 
 def test_size_limit() -> None:

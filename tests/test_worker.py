@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import itertools
+import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
-from taskq_lib import EventLog, MemoryQueue, Registry, RetryPolicy, Task, TaskQueue, WorkerPool
+from taskq_lib import (
+    Delivery,
+    EventLog,
+    MemoryQueue,
+    Registry,
+    RetryPolicy,
+    Task,
+    TaskQueue,
+    WorkerPool,
+)
+from taskq_lib.cli import LoggedEvents
+from taskq_lib.limits import DEFAULT_MAX_RESULT_BYTES
 from taskq_lib.redis_queue import RedisQueue
 
 FAST_RETRY = RetryPolicy(max_retries=2, base=0.01, cap=0.05, jitter=0, seed=1)
@@ -256,3 +270,116 @@ def test_refused_enqueue_is_recorded_after_enqueued() -> None:
     with pytest.raises(QueueFull):
         registry.enqueue(queue, "t", {}, events=events)
     assert [e.kind for e in events.events()] == ["enqueued", "enqueued", "refused"]
+
+
+# --------------------------------------------------------------------- a hostile handler
+class Unprintable(Exception):
+    """An exception whose ``str()`` itself raises."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("no text for you")
+
+
+def raise_unprintable(task: Task) -> None:
+    raise Unprintable()
+
+
+def call_exit(task: Task) -> None:
+    sys.exit("bye\nCRITICAL taskq: forged line")
+
+
+def raise_interrupt(task: Task) -> None:
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize(
+    ("handler", "error_type", "message", "logged"),
+    [
+        (raise_unprintable, "Unprintable", "<str() of this Unprintable raised RuntimeError>", ""),
+        (call_exit, "SystemExit", "bye\nCRITICAL taskq: forged line", "raised SystemExit(bye\\n"),
+        (raise_interrupt, "KeyboardInterrupt", "", "raised KeyboardInterrupt()"),
+    ],
+    ids=["str-raises", "sys.exit", "KeyboardInterrupt"],
+)
+def test_nothing_a_handler_does_kills_its_worker(
+    make_queue: Callable[[], TaskQueue],
+    caplog: pytest.LogCaptureFixture,
+    handler: Callable[[Task], None],
+    error_type: str,
+    message: str,
+    logged: str,
+) -> None:
+    queue, registry = make_queue(), Registry()
+    registry.register("bad", handler)
+    registry.register("ok", lambda task: "fine")
+    bad = registry.enqueue(queue, "bad", {}, max_retries=0)
+    with caplog.at_level(logging.WARNING, logger="taskq"):
+        events = LoggedEvents()  # what `taskq worker` logs
+        pool = WorkerPool(queue, registry, concurrency=1, poll=0.05, events=events).start()
+        assert pool.events.wait_for_final(1, timeout=10)
+        registry.enqueue(queue, "ok", {})  # the one worker thread is still there to run it
+        assert pool.events.wait_for_final(2, timeout=10)
+        assert pool.stop(timeout=10)
+    [dead] = queue.dead_letters()
+    assert dead.id == bad.id and dead.error.type == error_type and dead.error.message == message
+    assert pool.events.counts()["succeeded"] == 1
+    lines = [r.getMessage() for r in caplog.records]
+    [dead_line] = [text for text in lines if "dead-lettered" in text]
+    assert f"task {bad.id} (bad)" in dead_line and f"{error_type}: " in dead_line
+    if logged:  # not an Exception: the worker itself says what it caught
+        [line] = [text for text in lines if "recorded as a failure" in text]
+        assert logged in line
+    assert not any("\n" in text for text in lines)  # every line is one line
+
+
+def test_a_huge_retry_count_does_not_overflow_the_backoff() -> None:
+    policy = RetryPolicy(max_retries=10**12, base=0.5, cap=30, jitter=0)
+    assert policy.delay(1) == 0.5 and policy.delay(5000) == 30 and policy.delay(10**30) == 30
+    assert RetryPolicy(base=0, jitter=0).delay(10**6) == 0
+    queue, registry = MemoryQueue(maxsize=0), Registry()
+    registry.register("flaky", lambda task: 1 / 0)
+    pool = WorkerPool(queue, registry, retry=policy)
+    pool.run_one(Delivery(Task("flaky").with_attempts(5000), "token"))
+    [retrying] = pool.events.events("retrying")
+    assert retrying.attempt == 5000 and retrying.detail.endswith("next run in 30.000 s")
+
+
+def deep_result(task: Task) -> Any:
+    value: Any = "bottom"
+    for _ in range(10_000):
+        value = [value]
+    return value
+
+
+def looped_result(task: Task) -> Any:
+    value: dict[str, Any] = {}
+    value["self"] = value
+    return value
+
+
+@pytest.mark.parametrize(
+    ("handler", "says"),
+    [
+        (lambda task: "x" * (DEFAULT_MAX_RESULT_BYTES + 1), "result too large"),
+        (deep_result, "nested deeper than 64 levels"),
+        (looped_result, "contains itself"),
+        (lambda task: {"n": 10**5000}, r"result['n'] is an integer of 16610 bits"),
+        (lambda task: {"n": 2**60}, "beyond ±(2**53 - 1)"),
+        (lambda task: {"x": float("nan")}, "JSON has no NaN"),
+    ],
+    ids=["too-big", "too-deep", "contains-itself", "huge-int", "unsafe-int", "nan"],
+)
+def test_a_result_that_cannot_be_stored_fails_the_task(
+    make_queue: Callable[[], TaskQueue], handler: Callable[[Task], Any], says: str
+) -> None:
+    queue, registry = make_queue(), Registry()
+    registry.register("t", handler)
+    task = registry.enqueue(queue, "t", {}, max_retries=0)
+    with WorkerPool(queue, registry, poll=0.05) as pool:
+        assert pool.events.wait_for_final(1, timeout=10)
+    [dead] = queue.dead_letters()
+    assert dead.id == task.id and says in dead.error.message
+    assert pool.events.counts()["succeeded"] == 0
+    if isinstance(queue, RedisQueue):  # not left running, its lease renewed forever
+        info = queue.info(task.id)
+        assert info is not None and info.state == "dead" and queue.stats()["in_flight"] == 0

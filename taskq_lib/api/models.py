@@ -29,7 +29,7 @@ class TaskRequest(BaseModel):
     type: str = Field(description="A registered task type.", examples=["email"], pattern=TYPE_REGEX)
     payload: dict[str, Any] = Field(
         description=f"The data the handler needs: a JSON object, nested at most {MAX_DEPTH} "
-        "levels deep, its integers within ±(2**53 - 1).",
+        "levels deep, its integers within ±(2**53 - 1), its strings valid Unicode.",
         examples=[{"to": "ana@example.com"}],
     )
     priority: int = Field(
@@ -92,7 +92,7 @@ class TaskStatus(BaseModel):
 
 
 class QueueLength(BaseModel):
-    """Tasks waiting: ready now or scheduled for later (not those running)."""
+    """Tasks waiting: pending or scheduled (not those in flight)."""
 
     length: int
 

@@ -13,7 +13,7 @@ router = APIRouter()
 
 @router.get("/queue/length", response_model=QueueLength, responses=documented(503))
 def get_length(taskq: Taskq) -> QueueLength:
-    """Tasks waiting (ready or scheduled), as the original's route answered."""
+    """Tasks waiting (pending or scheduled), as the original's route answered."""
     return QueueLength(length=len(taskq.queue))
 
 
