@@ -16,6 +16,7 @@ import threading
 import redis
 
 from .keys import PREFIX
+from .logtext import oneline
 from .redis_queue import RedisQueue
 
 log = logging.getLogger("taskq.presence")
@@ -78,7 +79,9 @@ class Presence:
         try:
             self.queue.client.zrem(seen_key(self.queue.name), self.queue.consumer)
         except redis.RedisError as exc:
-            log.warning("could not remove worker %s from the list: %s", self.queue.consumer, exc)
+            log.warning(
+                "could not remove worker %s from the list: %s", oneline(self.queue.consumer), exc
+            )
 
     def _run(self) -> None:
         failing, first = False, True
@@ -86,8 +89,8 @@ class Presence:
             try:
                 self.beat()
                 if first:
-                    key = seen_key(self.queue.name)
-                    log.info("worker %s is listed in %s", self.queue.consumer, key)
+                    name, key = oneline(self.queue.consumer), oneline(seen_key(self.queue.name))
+                    log.info("worker %s is listed in %s", name, key)
                 failing, first = False, False
             except redis.RedisError as exc:
                 if not failing:  # one line per outage
