@@ -48,6 +48,7 @@ from .events import LoggedEvents
 from .limits import MAX_DELAY
 from .logtext import oneline
 from .memory import MemoryQueue
+from .presence import Presence
 from .redis_queue import RedisQueue
 from .registry import Registry, submit
 from .status import InspectableQueue, TrackedQueue
@@ -439,6 +440,7 @@ def run_worker(args: argparse.Namespace) -> int:
     stop = threading.Event()
     with _stop_on_signals(stop) as received:
         pool.start()
+        presence = Presence(queue).start()  # lists this worker on the dashboard
         log.info(
             "worker started: queue %r on %s, %d threads, task types %s",
             queue.name,
@@ -454,6 +456,7 @@ def run_worker(args: argparse.Namespace) -> int:
             args.shutdown_timeout,
         )
         finished = pool.stop(drain=False, timeout=args.shutdown_timeout)
+        presence.stop()
         still_running = pool.busy
         try:
             queue.close()  # sends waiting acks, gives prefetched tasks back to pending
@@ -521,12 +524,16 @@ def run_serve(args: argparse.Namespace) -> int:
     with _stop_on_signals(stop):
         if pool is not None:
             pool.start()
+        presence = Presence(worker_queue).start() if isinstance(worker_queue, RedisQueue) else None
         log.info("serving queue %r %s with %d in-process workers", args.queue, where, args.workers)
+        log.info("dashboard: http://%s:%d/dashboard", args.host, args.port)
         try:
             server.run()
         except SystemExit:  # uvicorn could not start (it logged why, e.g. the port is taken)
             return 1
         finally:
+            if presence is not None:
+                presence.stop()
             _stop_serving(pool, worker_queue, api_queue, args.shutdown_timeout)
     return 0 if server.started else 1
 

@@ -13,7 +13,7 @@ from . import errors
 from .allow import AllowedMethods
 from .body_guard import BodyGuard
 from .deps import Settings, guard
-from .routes import dlq, health, stats, tasks
+from .routes import dashboard, dlq, health, stats, tasks
 
 #: Largest request body accepted, in bytes. Tasks should carry references (ids, URLs), not data.
 DEFAULT_MAX_BODY = 64 * 1024
@@ -78,4 +78,6 @@ def create_app(
     app.include_router(dlq.reads, **needs_token)
     app.include_router(dlq.writes, **needs_token)
     app.include_router(health.router)
+    app.include_router(dashboard.page)
+    app.include_router(dashboard.reads)
     return app
