@@ -24,6 +24,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,9 +40,14 @@ def lab_command(
     token: str,
     *,
     open_browser: bool = True,
+    extra: Sequence[str] = (),
     python: str = sys.executable,
 ) -> list[str]:
-    """The ``jupyter lab`` command line that serves the course from ``root`` on ``port``."""
+    """The ``jupyter lab`` command line that serves the course from ``root`` on ``port``.
+
+    An ``extra`` option replaces the course's option of the same name: JupyterLab given the same
+    option twice drops the whole section it belongs to, without a word.
+    """
     options = [
         f"--ServerApp.root_dir={root}",
         f"--ContentsManager.preferred_dir={NOTEBOOKS_DIR}",
@@ -59,7 +65,20 @@ def lab_command(
         options.append("--no-browser")
     if is_root():
         options.append("--allow-root")  # containers run as root; JupyterLab refuses without it
-    return [python, "-m", "jupyterlab", *options]
+    replaced = {option_name(option) for option in extra}
+    kept = [option for option in options if option_name(option) not in replaced]
+    return [python, "-m", "jupyterlab", *kept, *extra]
+
+
+def option_name(option: str) -> str:
+    """``--ServerApp.port=8888`` -> ``--ServerApp.port``."""
+    return option.split("=", 1)[0]
+
+
+def option_value(command: Sequence[str], name: str) -> str | None:
+    """The value of ``name=...`` in ``command`` (the last one), or None."""
+    values = [option.split("=", 1)[1] for option in command if option.startswith(name + "=")]
+    return values[-1] if values else None
 
 
 def is_root() -> bool:
@@ -104,9 +123,10 @@ def wait_until_serving(
 
 def main(argv: list[str]) -> int:
     """Start JupyterLab, say where it is and how to stop it, and wait until it stops."""
-    port = free_port(DEFAULT_PORT)
     token = os.environ.get("JUPYTER_TOKEN") or secrets.token_hex(16)
-    command = [*lab_command(ROOT, port, token), *argv]
+    command = lab_command(ROOT, free_port(DEFAULT_PORT), token, extra=argv)
+    port = int(option_value(command, "--ServerApp.port") or DEFAULT_PORT)
+    token = option_value(command, "--IdentityProvider.token") or token
     proc = subprocess.Popen(command, cwd=ROOT)
     # Ctrl+C reaches JupyterLab too (same process group); it decides, this script waits for it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)

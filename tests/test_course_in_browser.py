@@ -130,12 +130,12 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     copy_course(root)
     write_test_settings(tmp / "user-settings")
     port = lab_module.free_port()
-    command = [
-        *lab_module.lab_command(root, port, TOKEN, open_browser=False),
-        # Test-only: a fresh layout and settings, not the learner's.
+    # Test-only: a fresh layout and settings, not the learner's.
+    test_options = [
         f"--LabApp.user_settings_dir={tmp / 'user-settings'}",
         f"--LabApp.workspaces_dir={tmp / 'workspaces'}",
     ]
+    command = lab_module.lab_command(root, port, TOKEN, open_browser=False, extra=test_options)
     # The learner's environment: matplotlib's inline backend, not the test suite's Agg.
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
     log = tmp / "jupyterlab.log"
