@@ -127,8 +127,10 @@ def main(argv: list[str]) -> int:
     command = lab_command(ROOT, free_port(DEFAULT_PORT), token, extra=argv)
     port = int(option_value(command, "--ServerApp.port") or DEFAULT_PORT)
     token = option_value(command, "--IdentityProvider.token") or token
+    # Ctrl+C reaches JupyterLab too (same process group): it decides, this script waits for it.
+    # JupyterLab inherits the default action even where ours was "ignore" (a background job).
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     proc = subprocess.Popen(command, cwd=ROOT)
-    # Ctrl+C reaches JupyterLab too (same process group); it decides, this script waits for it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: proc.terminate())
     try:

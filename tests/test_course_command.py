@@ -110,6 +110,21 @@ def get_json(url: str) -> Any:
         return json.loads(answer.read())
 
 
+def stops_on_ctrl_c_twice(proc: subprocess.Popen[str]) -> int:
+    """Ctrl+C to the script and JupyterLab (one process group), again if it is still running.
+
+    One is enough when it lands in JupyterLab's event loop; one that lands while a start-up
+    task still runs can be swallowed, which is why the course says "twice".
+    """
+    for wait in (10, 30):
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            return proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+    pytest.fail("JupyterLab did not stop on Ctrl+C twice")
+
+
 @pytest.mark.slow
 def test_the_course_command_says_where_it_serves_and_stops_on_ctrl_c() -> None:
     port = lab.free_port()
@@ -141,8 +156,7 @@ def test_the_course_command_says_where_it_serves_and_stops_on_ctrl_c() -> None:
         assert {"notebooks", "taskq_lib"} <= {item["name"] for item in listing["content"]}
         lua = get_json(f"http://127.0.0.1:{port}/api/contents/taskq_lib/lua?token={token}")
         assert any(item["name"].endswith(".lua") for item in lua["content"])
-        os.killpg(proc.pid, signal.SIGINT)  # Ctrl+C reaches the script and JupyterLab
-        assert proc.wait(timeout=30) == 0
+        assert stops_on_ctrl_c_twice(proc) == 0
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
