@@ -11,8 +11,9 @@ files. One Chromium page then opens every notebook in turn from the file browser
 - the page asks nothing of any host but the local server (the course works offline).
 
 Each notebook is closed without saving ("Discard") and its kernel shut down before the next.
-The browser is Debian's ``chromium``, driven by Playwright from PyPI (no browser download).
-Without them the test is skipped, unless ``TASKQ_REQUIRE_BROWSER=1`` (as in CI) makes it fail.
+The browser is Debian's ``chromium`` (or the one ``TASKQ_CHROMIUM`` names), driven by Playwright
+from PyPI (no browser download). Without them the test is skipped, unless
+``TASKQ_REQUIRE_BROWSER=1`` (as in CI) makes it fail.
 """
 
 from __future__ import annotations
