@@ -98,6 +98,16 @@ class Lab:
             body = answer.read()
         return json.loads(body) if body else None
 
+    def diagnose(self, page: Any, name: str) -> str:
+        """A screenshot of the page and the end of JupyterLab's log, for a failure message."""
+        shot = self.root.parent / f"{Path(name).stem}.png"
+        try:
+            page.screenshot(path=str(shot))
+        except Exception as error:  # the page itself may be what broke
+            shot = Path(f"(no screenshot: {error})")
+        tail = self.log.read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
+        return f"\nscreenshot: {shot}\nJupyterLab's log ends:\n" + "\n".join(tail)
+
     def shut_down_kernels(self) -> None:
         for session in self.api("GET", "sessions"):
             self.api("DELETE", f"sessions/{session['id']}")
@@ -239,21 +249,28 @@ def test_notebook_opens_clean_and_runs_all_cells_in_jupyterlab(
     copied = lab.root / "notebooks" / name
     committed = copied.read_bytes()
     open_from_file_browser(page, name)
-    page.wait_for_function(WAIT_IDLE, timeout=OPEN_TIMEOUT_MS)  # kernel started and answered
     try:
+        try:
+            page.wait_for_function(WAIT_IDLE, timeout=OPEN_TIMEOUT_MS)
+        except Exception as error:  # Playwright's TimeoutError
+            raise AssertionError(
+                f"{name}: no idle kernel within {OPEN_TIMEOUT_MS / 1000:.0f} s of opening it"
+                + lab.diagnose(page, name)
+            ) from error
         dirty = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current.jp-mod-dirty")
         assert dirty.count() == 0, (
             f"{name} is marked changed just by opening it: JupyterLab rewrote its metadata "
-            "(see tests/test_notebook_metadata.py for what it expects)"
+            "(tests/test_notebook_metadata.py says what it expects)" + lab.diagnose(page, name)
         )
 
         run_menu(page, "Edit", "editmenu:clear-all")
         run_menu(page, "Run", "runmenu:run-all")
         try:
             page.wait_for_function(WAIT_RUN_DONE, timeout=RUN_TIMEOUT_MS)
-        except Exception as error:  # Playwright's TimeoutError, named here without importing it
+        except Exception as error:  # Playwright's TimeoutError
             raise AssertionError(
                 f"{name}: Run All Cells did not finish within {RUN_TIMEOUT_MS / 1000:.0f} s"
+                + lab.diagnose(page, name)
             ) from error
 
         panel = page.locator(".jp-NotebookPanel")
