@@ -9,4 +9,4 @@ test:
 bench:
 	bash scripts/bench.sh
 lint:
-	.venv/bin/ruff check taskq_lib tests benchmarks && .venv/bin/mypy
+	.venv/bin/ruff check taskq_lib tests benchmarks scripts && .venv/bin/mypy && .venv/bin/mypy scripts/lab.py
