@@ -7,13 +7,18 @@ The tests import it as ``support`` (pytest puts ``tests/`` on the path), the ben
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
-from typing import Any
+from pathlib import Path
+from types import ModuleType
+from typing import Any, NoReturn
 
+import pytest
 import redis
 
 from taskq_lib import MemoryQueue, PriorityQueue, TaskQueue, TrackedQueue
@@ -135,3 +140,43 @@ class Flaky:
         if mode == "reply-lost":
             raise redis.TimeoutError("timed out reading the reply")
         return self.real(*args, **options)  # "retried": the client ran it a second time
+
+
+# --- browser tests and the course command ------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+#: Flags for a headless Chromium on a machine with no network but loopback.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip, or fail when the environment promises a browser (CI sets TASKQ_REQUIRE_BROWSER)."""
+    if os.environ.get("TASKQ_REQUIRE_BROWSER"):
+        pytest.fail(f"TASKQ_REQUIRE_BROWSER is set but {reason}")
+    pytest.skip(reason)
+
+
+def chromium() -> str:
+    """The system's Chromium (``TASKQ_CHROMIUM`` or Debian's); Playwright downloads none."""
+    for name in (os.environ.get("TASKQ_CHROMIUM", ""), "/usr/bin/chromium", "chromium"):
+        found = shutil.which(name) if name else None
+        if found:
+            return found
+    unavailable("no Chromium is installed (apt-get install chromium)")
+
+
+def load_lab_module() -> ModuleType:
+    """``scripts/lab.py``, the one place that says how the course starts JupyterLab."""
+    spec = importlib.util.spec_from_file_location("course_lab", ROOT / "scripts" / "lab.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import queue
@@ -13,22 +12,10 @@ import sys
 import threading
 import time
 import urllib.request
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def load_lab_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("course_lab", ROOT / "scripts" / "lab.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
+from support import ROOT, load_lab_module
 
 lab = load_lab_module()
 

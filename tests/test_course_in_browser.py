@@ -28,44 +28,17 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from support import CHROMIUM_ARGS, ROOT, chromium, load_lab_module, unavailable
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.timeout(300)]
 
-ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-CHROMIUM = os.environ.get("TASKQ_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 TOKEN = "course-browser-test-token"
 OPEN_TIMEOUT_MS = 60_000  # JupyterLab's first load and a kernel start, on a loaded 2-core machine
 RUN_TIMEOUT_MS = 90_000  # one notebook, top to bottom (each should take well under a minute)
-
-
-def load_lab_module() -> ModuleType:
-    """``scripts/lab.py``, the one place that says how the course starts JupyterLab."""
-    spec = importlib.util.spec_from_file_location("course_lab", ROOT / "scripts" / "lab.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def unavailable(reason: str) -> None:
-    """Skip, or fail when the environment promises a browser (CI)."""
-    if os.environ.get("TASKQ_REQUIRE_BROWSER"):
-        pytest.fail(f"TASKQ_REQUIRE_BROWSER is set but {reason}")
-    pytest.skip(reason)
 
 
 def committed_image_count(notebook: Path) -> int:
@@ -133,8 +106,7 @@ def write_test_settings(directory: Path) -> None:
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     if importlib.util.find_spec("playwright") is None:
         unavailable("Playwright is not installed (pip install playwright)")
-    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    chromium()  # skip (or fail in CI) before starting JupyterLab for nothing
     lab_module = load_lab_module()
     tmp = tmp_path_factory.mktemp("course-lab")
     root = tmp / "course"
@@ -172,7 +144,7 @@ def page(lab: Lab) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.set_default_timeout(OPEN_TIMEOUT_MS)
 

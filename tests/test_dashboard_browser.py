@@ -13,8 +13,6 @@ Without Playwright or Chromium the test is skipped, saying why; with
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import threading
 import uuid
 from collections.abc import Iterator
@@ -24,6 +22,7 @@ import fakeredis
 import httpx
 import pytest
 import redis
+from support import CHROMIUM_ARGS, chromium, unavailable
 
 from taskq_lib import EventLog, Registry, RetryPolicy, Task, WorkerPool
 from taskq_lib.api import create_app
@@ -37,31 +36,6 @@ TOKEN = "s3cret-token"
 TIMEOUT = 30.0  # seconds: the bound of every wait (they take well under a second)
 HOSTILE_TYPE = "<script>window.__pwned = 1</script>"
 HOSTILE_ERROR = '<img src=x onerror="window.__pwned = 2"> relay refused'
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def unavailable(reason: str) -> None:
-    if os.environ.get("TASKQ_REQUIRE_BROWSER"):
-        pytest.fail(f"TASKQ_REQUIRE_BROWSER is set but {reason}")
-    pytest.skip(reason)
-
-
-def chromium() -> str:
-    """The system's Chromium (Playwright's own download is not needed)."""
-    for name in (os.environ.get("TASKQ_CHROMIUM", ""), "chromium", "chromium-browser"):
-        found = shutil.which(name) if name else None
-        if found:
-            return found
-    unavailable("no Chromium is installed (apt-get install chromium)")
-    raise AssertionError("unreachable")
 
 
 @pytest.fixture
