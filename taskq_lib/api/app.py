@@ -14,6 +14,7 @@ from .allow import AllowedMethods
 from .body_guard import BodyGuard
 from .deps import Settings, guard
 from .routes import dashboard, dlq, health, stats, tasks
+from .schema import declare_task_types
 
 #: Largest request body accepted, in bytes. Tasks should carry references (ids, URLs), not data.
 DEFAULT_MAX_BODY = 64 * 1024
@@ -80,4 +81,5 @@ def create_app(
     app.include_router(health.router)
     app.include_router(dashboard.page)
     app.include_router(dashboard.reads)
+    declare_task_types(app, registry)
     return app

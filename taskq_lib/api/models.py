@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from ..deadletter import DeadLetter, ErrorInfo
 from ..limits import MAX_DEPTH
@@ -17,6 +17,19 @@ MAX_DELAY_SECONDS = 30 * 24 * 3600.0
 MAX_PRIORITY = 2**53 - 1
 #: Most retries a client may ask for.
 MAX_RETRIES = 1000
+
+
+def _whole_number(value: Any) -> Any:
+    """``3.0`` as ``3``: JSON Schema calls a number with no fraction an integer, so must we."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+#: An integer field that takes ``3`` and ``3.0`` (both integers to JSON Schema), never ``"3"``.
+WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
+#: A retry count, bounded (the bounds before the validator, so the schema states them).
+RetryCount = Annotated[int, Field(ge=0, le=MAX_RETRIES), BeforeValidator(_whole_number)]
 #: What a task type looks like, declared in the schema (anchored: JSON Schema searches).
 TYPE_REGEX = f"^{TYPE_PATTERN.pattern}$"
 
@@ -32,14 +45,14 @@ class TaskRequest(BaseModel):
         "levels deep, its integers within ±(2**53 - 1), its strings valid Unicode.",
         examples=[{"to": "ana@example.com"}],
     )
-    priority: int = Field(
+    priority: WholeNumber = Field(
         0, ge=-MAX_PRIORITY, le=MAX_PRIORITY, description="Bigger runs sooner (priority queues)."
     )
     delay_seconds: float = Field(
         0.0, ge=0, le=MAX_DELAY_SECONDS, allow_inf_nan=False, description="Run after this delay."
     )
-    max_retries: int | None = Field(
-        None, ge=0, le=MAX_RETRIES, description="Retries after a failure; null: the default."
+    max_retries: RetryCount | None = Field(
+        None, description="Retries after a failure; null: the default."
     )
 
 

@@ -94,7 +94,9 @@ register_url_convertor("taskq_type", TaskTypeSegment())
 
 
 @writes.post(
-    "/queue/{task_type:taskq_type}", summary="Enqueue a task (the original's route)", **ENQUEUE
+    "/queue/{task_type:taskq_type}",
+    summary="Enqueue a task (the original's route)",
+    **{**ENQUEUE, "responses": documented(400, 405, 413, 415, 422, 503)},
 )
 def post_queue(
     task_type: Annotated[
