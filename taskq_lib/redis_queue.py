@@ -51,6 +51,9 @@ log = logging.getLogger("taskq.redis")
 #: Waits shorter than this are timed here, not by Redis, whose blocking timeouts are only
 #: about 100 ms precise (they are checked ``hz`` = 10 times a second).
 LOCAL_WAIT = 0.25
+#: Longest lease (and reaper period): a day. A task that runs longer should be split, and a
+#: longer wait overflows the heartbeat thread's timer.
+MAX_LEASE = 24 * 3600.0
 #: Most tasks one enqueue script call carries; bigger batches are split (in one pipeline).
 ENQUEUE_CHUNK = 500
 
@@ -98,8 +101,12 @@ class RedisQueue(InspectableQueue):
         clock: Clock = SYSTEM_CLOCK,
         consumer: str | None = None,
     ) -> None:
-        if lease <= 0 or reaper_period <= 0:
-            raise ValueError("lease and reaper_period must be > 0")
+        if not (0 < lease <= MAX_LEASE and 0 < reaper_period <= MAX_LEASE):
+            # NaN and inf fail these comparisons too; a lease of 1e12 s overflows the heartbeat.
+            raise ValueError(
+                f"lease and reaper_period must be > 0 and at most {MAX_LEASE:.0f} s (a day), "
+                f"got {lease!r} and {reaper_period!r}"
+            )
         if prefetch < 1 or ack_batch < 1:
             raise ValueError("prefetch and ack_batch must be >= 1")
         if not isinstance(client, redis.Redis):

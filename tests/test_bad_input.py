@@ -398,3 +398,11 @@ def test_dlq_list_does_not_let_an_error_text_drive_the_terminal(
         queue.close()
         queue.delete()
         client.close()
+
+
+@pytest.mark.parametrize("lease", [0.0, -1.0, float("nan"), float("inf"), 1e12])
+def test_a_lease_that_cannot_work_is_refused_when_the_queue_is_made(lease: float) -> None:
+    import fakeredis
+
+    with pytest.raises(ValueError, match="lease"):
+        RedisQueue("q", fakeredis.FakeRedis(), lease=lease)
