@@ -343,11 +343,14 @@ class WorkerPool:
 
     def _watch(self) -> None:
         """Fail every thread run that passes its time limit (checked 20 times a second)."""
-        while not self._stopping.wait(0.05) or self._watched:
+        while not self._stopping.is_set() or self._watched:
+            time.sleep(0.05)  # a pause, not a wait for an event: nothing else wakes this
             now = time.monotonic()
-            for watched in list(self._watched.values()):
-                if now >= watched.deadline and watched.claim():
-                    self._expire(watched)
+            for token, watched in list(self._watched.items()):
+                if now >= watched.deadline:
+                    self._watched.pop(token, None)  # the thread's own pop is then a no-op
+                    if watched.claim():
+                        self._expire(watched)
 
     def _expire(self, watched: _Watched) -> None:
         task = watched.delivery.task
