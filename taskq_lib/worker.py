@@ -316,12 +316,11 @@ class WorkerPool:
             self._watched.pop(delivery.token, None)
         if not watched.claim():
             log.warning(
-                "%s: task %s (%s) returned %.1f s after its time limit had failed it; "
-                "what it did is not reported",
+                "%s: task %s (%s) returned after its time limit had failed it; what it "
+                "returned is dropped, and the thread takes tasks again",
                 worker,
                 oneline(task.id),
                 task.type,
-                time.monotonic() - watched.deadline,
             )
             return
         if outcome is None:
