@@ -4,9 +4,10 @@ On a real ``redis-server`` with AOF (``appendfsync always``) on loopback, this e
 whose handlers count each completion in Redis (see ``chaos_app.py``), runs several
 ``taskq worker`` processes, SIGKILLs a random one every fraction of a second and starts a
 replacement, restarts Redis itself once mid-run, and mixes in delayed tasks, tasks that fail
-a few times before they succeed, and ``async def`` handlers beside plain ones. At the end it prints what was enqueued, completed,
-lost (must be 0), run more than once (only tasks in flight at a kill or restart may be), and
-dead-lettered (only tasks designed to die), and the longest recovery after a kill.
+a few times before they succeed, and ``async def`` handlers beside plain ones. At the end it
+prints what was enqueued, completed, lost (must be 0), run more than once (only tasks in
+flight at a kill or restart may be), and dead-lettered (only tasks designed to die), and the
+longest recovery after a kill.
 
     python -m benchmarks.chaos                  # the full run: 20,000 tasks
     python -m benchmarks.chaos --tasks 400 --work-ms 20 --json out.json   # the test suite's

@@ -268,7 +268,22 @@ class WorkerPool:
         async def job(place: str) -> None:
             await self._run_async(delivery, handler, timeout, place)
 
-        return self._runner.submit(job)
+        future = self._runner.submit(job)
+        future.add_done_callback(lambda done: self._note_async_error(done, delivery))
+        return future
+
+    def _note_async_error(self, done: Any, delivery: Delivery) -> None:
+        """Log what went wrong while finishing an async task (its handler's errors are
+        recorded as failures; this is ours), as the thread loop does, never silently."""
+        if done.cancelled():
+            return
+        exc = done.exception()
+        if exc is not None:
+            log.error(
+                "error while finishing task %s on the event loop (%s); the worker goes on",
+                oneline(delivery.task.id),
+                oneline(f"{type(exc).__name__}: {oneline(exc)}"),
+            )
 
     async def _run_async(
         self, delivery: Delivery, handler: Handler, timeout: float | None, worker: str
