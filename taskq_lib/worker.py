@@ -292,12 +292,13 @@ class WorkerPool:
         self.events.record(
             Event(self.clock.now(), STARTED, task.id, task.type, worker, task.attempts)
         )
-        run: asyncio.Future[Any] = asyncio.ensure_future(handler(task))
+        run: asyncio.Future[Any] | None = None
         try:
+            run = asyncio.ensure_future(handler(task))
             result = await (run if timeout is None else asyncio.wait_for(run, timeout))
         except (TimeoutError, asyncio.TimeoutError) as exc:
             # Ours if wait_for cancelled the handler; else a TimeoutError the handler raised.
-            ours = timeout is not None and run.cancelled()
+            ours = timeout is not None and run is not None and run.cancelled()
             reason = _time_limit_error(task.type, timeout) if ours else exc
             self._failed(delivery, ErrorInfo.from_exception(reason), worker)
         except asyncio.CancelledError:
