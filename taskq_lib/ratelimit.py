@@ -5,12 +5,13 @@ workers asking. So the limit is per task type and shared: `RedisLimiter` keeps i
 Lua script decides each start, for every worker process), `LocalLimiter` in this process (for
 the in-memory queues). Both give the same answers.
 
-Starts are spread evenly: ``"10/s"`` lets one task start every 0.1 s, so no second ever holds
-more than 10 starts (a bucket that let 10 go at once and 10 more a moment later would put 20 in
-one second). A task over the limit is not failed and does not hold a worker: the worker hands
-it back to the queue for the time the limiter names (`TaskQueue.postpone`, not an attempt) and
-takes the next task, of any type. The task reserves the next free slot while it waits, so
-waiting tasks come back one per interval instead of all at once.
+Starts are spread evenly: ``"10/s"`` lets one task start every 0.1 s (plus `MARGIN`), so no
+second ever holds more than 10 starts (a bucket that let 10 go at once and 10 more a moment
+later would put 20 in one second). A task over the limit is not failed and does not hold a
+worker: the worker hands it back to the queue for the time the limiter names
+(`TaskQueue.postpone`, not an attempt) and takes the next task, of any type. The task reserves
+the next free slot while it waits, so waiting tasks come back one per interval instead of all
+at once.
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ PERIODS = {
     "h": 3600.0,
     "hour": 3600.0,
 }
+#: Starts are spaced this much wider than the rate asks (5%: ``10/s`` starts one every 105 ms).
+#: A start is decided, then the handler runs a few milliseconds later, later still on a busy
+#: machine; without the margin, one start that lags and the next that does not could put an
+#: 11th start into some second of the provider's count.
+MARGIN = 0.05
 _RATE = re.compile(r"\s*(\d{1,9})\s*/\s*([a-z]+)\s*")
 
 
@@ -56,8 +62,8 @@ class RateLimit:
 
     @property
     def interval(self) -> float:
-        """Seconds between two starts."""
-        return self.period / self.count
+        """Seconds between two starts: the period divided by the count, plus `MARGIN`."""
+        return self.period / self.count * (1 + MARGIN)
 
     def __str__(self) -> str:
         unit = {1.0: "s", 60.0: "m", 3600.0: "h"}.get(self.period)
