@@ -3,10 +3,11 @@
 On a real ``redis-server`` with AOF (``appendfsync always``) on loopback, this enqueues tasks
 whose handlers count each completion in Redis (see ``chaos_app.py``), runs several
 ``taskq worker`` processes, SIGKILLs a random one every fraction of a second and starts a
-replacement, restarts Redis itself once mid-run, and mixes in delayed tasks and tasks that
-fail a few times before they succeed. At the end it prints what was enqueued, completed,
-lost (must be 0), run more than once (only tasks in flight at a kill or restart may be), and
-dead-lettered (only tasks designed to die), and the longest recovery after a kill.
+replacement, restarts Redis itself once mid-run, and mixes in delayed tasks, tasks that fail
+a few times before they succeed, and ``async def`` handlers beside plain ones. At the end it
+prints what was enqueued, completed, lost (must be 0), run more than once (only tasks in
+flight at a kill or restart may be), and dead-lettered (only tasks designed to die), and the
+longest recovery after a kill.
 
     python -m benchmarks.chaos                  # the full run: 20,000 tasks
     python -m benchmarks.chaos --tasks 400 --work-ms 20 --json out.json   # the test suite's
@@ -85,10 +86,11 @@ def make_tasks(
         if roll < 0.02:
             task = Task("doomed", {"i": i})
             doomed.add(task.id)
-        elif roll < 0.10:
-            task = Task("flaky", {"i": i, "fail_times": rng.randint(1, 3)})
+        elif roll < 0.10:  # half of each kind has an async handler (chaos_app)
+            kind = "flaky" if roll < 0.06 else "flaky_async"
+            task = Task(kind, {"i": i, "fail_times": rng.randint(1, 3)})
         else:
-            task = Task("ok", {"i": i, "ms": work_ms})
+            task = Task("ok" if roll < 0.55 else "ok_async", {"i": i, "ms": work_ms})
         (delayed if rng.random() < 0.05 else ready).append(task)
     return ready, delayed, doomed
 

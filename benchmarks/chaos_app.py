@@ -3,6 +3,7 @@ that never ran (lost) from one that ran twice (a duplicate)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from taskq_lib import Registry, RetryPolicy, Task
@@ -26,6 +27,22 @@ def ok(task: Task) -> None:
 @registry.task("flaky", retry=_fast)
 def flaky(task: Task) -> None:
     """Fails on its first ``fail_times`` runs, then succeeds."""
+    if task.attempts <= int(task.payload["fail_times"]):
+        raise RuntimeError(f"planned failure {task.attempts}")
+    _redis.hincrby(COMPLETIONS, task.id, 1)
+
+
+@registry.task("ok_async", retry=_fast)
+async def ok_async(task: Task) -> None:
+    """`ok` as an ``async def``: run on the worker's event loop, many at once."""
+    await asyncio.sleep(task.payload.get("ms", 0) / 1000)
+    _redis.hincrby(COMPLETIONS, task.id, 1)  # one quick local call: no need to leave the loop
+
+
+@registry.task("flaky_async", retry=_fast)
+async def flaky_async(task: Task) -> None:
+    """`flaky` as an ``async def``."""
+    await asyncio.sleep(0)
     if task.attempts <= int(task.payload["fail_times"]):
         raise RuntimeError(f"planned failure {task.attempts}")
     _redis.hincrby(COMPLETIONS, task.id, 1)

@@ -2,7 +2,7 @@
 
 ::
 
-    taskq worker  --app MODULE:REGISTRY [--queue NAME] [--concurrency N]
+    taskq worker  --app MODULE:REGISTRY [--queue NAME] [--concurrency N] [--async-concurrency N]
     taskq serve   --app MODULE:REGISTRY [--host H] [--port P] [--workers N]
     taskq enqueue [--queue NAME] TYPE JSON [--delay S] [--priority P]
     taskq info    [--queue NAME] [--json]
@@ -73,6 +73,8 @@ MIN_LEASE = 1.0
 MAX_WAIT = 24 * 3600.0
 #: Most worker threads in one process: more only adds waiting for the GIL and for Redis.
 MAX_THREADS = 1000
+#: Most coroutines a worker runs at once on its event loop.
+MAX_ASYNC = 10_000
 #: Exit code when the reader of our output went away: 128 + SIGPIPE, as a shell reports it.
 BROKEN_PIPE = 141
 
@@ -171,6 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     options: list[tuple[str, Callable[[str], Any], float, str]] = [
         ("--concurrency", _int_between(1, MAX_THREADS), 4, f"worker threads, 1..{MAX_THREADS}"),
+        (
+            "--async-concurrency",
+            _int_between(1, MAX_ASYNC),
+            100,
+            f"async def handlers running at once on the event loop, 1..{MAX_ASYNC}",
+        ),
         (
             "--prefetch",
             _int_between(1, MAX_PREFETCH),
@@ -436,7 +444,13 @@ def run_worker(args: argparse.Namespace) -> int:
         ack_batch=args.prefetch,
         reaper_period=args.reaper_period,
     )
-    pool = WorkerPool(queue, registry, concurrency=args.concurrency, events=LoggedEvents())
+    pool = WorkerPool(
+        queue,
+        registry,
+        concurrency=args.concurrency,
+        async_concurrency=args.async_concurrency,
+        events=LoggedEvents(),
+    )
     stop = threading.Event()
     with _stop_on_signals(stop) as received:
         pool.start()

@@ -19,6 +19,7 @@ from .status import Status
 ENQUEUED = "enqueued"
 REFUSED = "refused"  # enqueue failed (queue full or closed): the task was never queued
 STARTED = "started"
+POSTPONED = "postponed"  # over its type's rate limit: back in the queue, not an attempt
 SUCCEEDED = Status.SUCCEEDED.value
 RETRYING = Status.RETRYING.value
 DEAD = Status.DEAD.value

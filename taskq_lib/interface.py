@@ -21,6 +21,7 @@ from typing import Any
 
 from .deadletter import DeadLetter, ErrorInfo
 from .limits import MAX_DELAY, check_delay
+from .ratelimit import Limiter, LocalLimiter
 from .task import Task
 
 
@@ -99,6 +100,24 @@ class TaskQueue(ABC):
     @abstractmethod
     def close(self) -> None:
         """Refuse new tasks; gets drain what is left, then raise `QueueClosed`."""
+
+    def postpone(self, delivery: Delivery, delay: float) -> None:
+        """Hand back a delivery that was not run (a rate limit said wait): it runs again after
+        ``delay`` seconds and this delivery does not count as an attempt.
+
+        Queues that cannot undo an attempt (the teaching `SimpleRedisQueue`) fail it for a retry.
+        """
+        error = ErrorInfo("Postponed", f"handed back to run in {delay:.3f} s")
+        self.fail(delivery, error, retry_in=delay)
+
+    def rate_limiter(self) -> Limiter:
+        """The limiter that workers of this queue share: one per queue object, in this process.
+        Queues shared between processes (Redis) return one that all processes share."""
+        limiter: Limiter | None = getattr(self, "_rate_limiter", None)
+        if limiter is None:
+            limiter = LocalLimiter()
+            self._rate_limiter: Limiter = limiter
+        return limiter
 
     def wake(self) -> None:
         """Make gets that are waiting in this process return None now (to look at a stop flag)."""

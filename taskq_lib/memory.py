@@ -171,6 +171,14 @@ class MemoryQueue(TaskQueue):
             else:
                 self._add(task, retry_in)  # a retry is never refused for lack of room
 
+    def postpone(self, delivery: Delivery, delay: float) -> None:
+        """Hand back an unrun delivery, to run after ``delay`` s; not counted as an attempt."""
+        with self._lock:
+            task = self._in_flight.pop(delivery.token, None)
+            if task is None:  # not ours any more: nothing to hand back
+                return
+            self._add(task, delay)  # the copy from before this delivery: attempt not counted
+
     def dead_letters(self, limit: int = 1000) -> list[DeadLetter]:
         with self._lock:
             return self._dead[:limit]

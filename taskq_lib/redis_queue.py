@@ -42,6 +42,7 @@ from .interface import Delivery, check_put
 from .keys import QueueKeys
 from .limits import DEFAULT_MAX_RESULT_BYTES, check_payload, encode_value
 from .logtext import oneline
+from .ratelimit import Limiter, RedisLimiter
 from .scripts import assemble, load
 from .status import STATES, InspectableQueue, Status, TaskInfo
 from .task import DEFAULT_MAX_BYTES, Task, decode, dumps, encode
@@ -389,6 +390,24 @@ class RedisQueue(InspectableQueue):
         if not ok:
             self.lost_leases += 1
             log.warning("queue %s: lease lost before fail for %s", self.name, oneline(task_id))
+
+    def postpone(self, delivery: Delivery, delay: float) -> None:
+        """Hand back an unrun delivery, to run after ``delay`` s; not counted as an attempt."""
+        task_id = delivery.task.id
+        with self._lock:
+            self._held.pop(task_id, None)
+        now = self._now_ms()
+        if not self._run("postpone", [now, task_id, delivery.token, now + round(delay * 1000)]):
+            self.lost_leases += 1
+            log.warning("queue %s: lease lost before postpone for %s", self.name, oneline(task_id))
+
+    def rate_limiter(self) -> Limiter:
+        """A limiter in this queue's Redis: shared by every process that works on it."""
+        limiter: Limiter | None = getattr(self, "_rate_limiter", None)
+        if limiter is None:
+            limiter = RedisLimiter(self.client, self.clock)
+            self._rate_limiter = limiter
+        return limiter
 
     def _fail_args(
         self, task_id: str, token: str, error: ErrorInfo, retry_in: float | None

@@ -7,17 +7,50 @@ type fails at once with an error that names the types that do exist.
 
 from __future__ import annotations
 
+import inspect
+import math
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import UnknownTaskType
 from .events import ENQUEUED, REFUSED, Event, EventLog
 from .interface import TaskQueue
+from .ratelimit import RateLimit, parse_rate
 from .retry import RetryPolicy
 from .task import Task, encode, validate_type
 
+#: A plain function, or an ``async def`` one (its calls return a coroutine).
 Handler = Callable[[Task], Any]
+
+
+@dataclass(frozen=True)
+class TaskOptions:
+    """How the tasks of one type run: on the event loop or a thread, how often, how long."""
+
+    is_async: bool = False
+    rate_limit: RateLimit | None = None
+    timeout: float | None = None
+
+
+def is_async_handler(handler: Handler) -> bool:
+    """Does calling ``handler`` return a coroutine (an ``async def`` function or method, or an
+    object whose ``__call__`` is one)?"""
+    return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
+        getattr(handler, "__call__", None)  # noqa: B004 - the method, not callable()
+    )
+
+
+def check_timeout(timeout: object) -> float | None:
+    """A time limit: None, or a finite number of seconds > 0. `ValueError` says why not."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise ValueError(f"timeout must be a number of seconds > 0, not {type(timeout).__name__}")
+    if not 0 < timeout < math.inf:
+        raise ValueError(f"timeout must be a finite number of seconds > 0, not {timeout!r}")
+    return float(timeout)
 
 
 class Registry:
@@ -26,27 +59,57 @@ class Registry:
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
         self._policies: dict[str, RetryPolicy] = {}
+        self._options: dict[str, TaskOptions] = {}
         self._lock = threading.Lock()
 
     def register(
-        self, task_type: str, handler: Handler, *, retry: RetryPolicy | None = None
+        self,
+        task_type: str,
+        handler: Handler,
+        *,
+        retry: RetryPolicy | None = None,
+        rate_limit: str | RateLimit | None = None,
+        timeout: float | None = None,
     ) -> None:
-        """Run ``handler(task)`` for tasks of ``task_type``. The handler raises to fail."""
+        """Run ``handler(task)`` for tasks of ``task_type``. The handler raises to fail.
+
+        Args:
+            handler: a function, or an ``async def`` function (run on the worker's event loop).
+            retry: this type's retry policy (else the worker's).
+            rate_limit: at most this many starts per period, across every worker process:
+                ``"10/s"``, ``"100/m"``, ``"1000/h"``. Tasks over it wait in the queue.
+            timeout: seconds a run may take. Past it, an async handler is cancelled; a thread
+                handler is recorded as failed (and retried by the policy), though its thread
+                runs on until the function returns: a thread cannot be stopped from outside.
+
+        Bad settings raise `ValueError` here, before anything is registered.
+        """
         validate_type(task_type)
         if not callable(handler):
             raise TypeError(f"handler for {task_type!r} is not callable")
+        options = TaskOptions(
+            is_async=is_async_handler(handler),
+            rate_limit=None if rate_limit is None else parse_rate(rate_limit),
+            timeout=check_timeout(timeout),
+        )
         with self._lock:
             self._handlers[task_type] = handler
+            self._options[task_type] = options
             if retry is not None:
                 self._policies[task_type] = retry
 
     def task(
-        self, task_type: str, *, retry: RetryPolicy | None = None
+        self,
+        task_type: str,
+        *,
+        retry: RetryPolicy | None = None,
+        rate_limit: str | RateLimit | None = None,
+        timeout: float | None = None,
     ) -> Callable[[Handler], Handler]:
-        """Decorator form of `register`."""
+        """Decorator form of `register`; the function may be ``def`` or ``async def``."""
 
         def decorate(handler: Handler) -> Handler:
-            self.register(task_type, handler, retry=retry)
+            self.register(task_type, handler, retry=retry, rate_limit=rate_limit, timeout=timeout)
             return handler
 
         return decorate
@@ -57,6 +120,10 @@ class Registry:
         if found is None:
             raise UnknownTaskType(task_type, self.types())
         return found
+
+    def options(self, task_type: str) -> TaskOptions | None:
+        """How tasks of ``task_type`` run; None if the type is unknown."""
+        return self._options.get(task_type)
 
     def policy(self, task_type: str) -> RetryPolicy | None:
         """The retry policy registered for ``task_type``, if any."""

@@ -28,7 +28,7 @@ from redis.commands.core import Script
 from .keys import BY_NAME, PARTS
 from .status import Status
 
-NAMES = ("enqueue", "take", "ack", "fail", "extend", "release", "requeue", "purge")
+NAMES = ("enqueue", "take", "ack", "fail", "extend", "release", "requeue", "purge", "postpone")
 #: Helpers every script gets (argument checks; no keys).
 ALWAYS = ("args",)
 

@@ -19,6 +19,7 @@ from typing import Any
 from .deadletter import DeadLetter, ErrorInfo
 from .interface import Delivery, TaskQueue
 from .memory import MemoryQueue
+from .ratelimit import Limiter
 from .task import Task
 
 
@@ -164,6 +165,15 @@ class TrackedQueue(InspectableQueue):
             self.inner.fail(delivery, error, retry_in=retry_in)
             self._set(task, state, task.attempts, last_error=error)
             self._totals["dead" if retry_in is None else "retried"] += 1
+
+    def postpone(self, delivery: Delivery, delay: float) -> None:
+        task = delivery.task
+        with self._lock:  # before a worker can take it again: see fail
+            self.inner.postpone(delivery, delay)
+            self._set(task, Status.SCHEDULED, task.attempts - 1)
+
+    def rate_limiter(self) -> Limiter:
+        return self.inner.rate_limiter()  # workers of the wrapper and of the inner queue agree
 
     def dead_letters(self, limit: int = 1000) -> list[DeadLetter]:
         return self.inner.dead_letters(limit)

@@ -300,6 +300,7 @@ def taskq(*args: str, env: dict[str, str] | None = None, **options: Any) -> Any:
         (["--reaper-period", "0"], "--reaper-period: must be 0.01..86400 seconds"),
         (["--concurrency", "0"], "--concurrency: must be 1..1000"),
         (["--concurrency", "100000"], "--concurrency: must be 1..1000"),
+        (["--async-concurrency", "0"], "--async-concurrency: must be 1..10000"),
     ],
 )
 def test_the_worker_command_refuses_settings_that_cannot_work(

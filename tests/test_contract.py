@@ -84,6 +84,21 @@ def test_failed_task_retries_after_delay_with_attempts_counted(any_queue: TaskQu
     assert second.task.payload == {"keep": "me"}  # no retry count written into the payload
 
 
+def test_postponed_task_comes_back_after_the_delay_without_an_attempt(
+    any_queue: TaskQueue,
+) -> None:
+    task = Task("t", {"keep": "me"})
+    any_queue.put(task)
+    first = take(any_queue)
+    any_queue.postpone(first, 0.3)  # what a worker does with a task over its rate limit
+    assert any_queue.get(timeout=0.05) is None  # not before it is due
+    again = take(any_queue, timeout=5)
+    assert again.task.id == task.id and again.task.attempts == 1  # still its first attempt
+    assert again.task.payload == {"keep": "me"}
+    any_queue.ack(again)
+    assert any_queue.get(timeout=0.05) is None
+
+
 def test_fail_without_retry_dead_letters(any_queue: TaskQueue) -> None:
     task = Task("t", {"x": 1})
     any_queue.put(task)

@@ -93,13 +93,64 @@ def test_task_of_a_sigkilled_worker_comes_back(server: RedisServer) -> None:
     assert queue.info(task.id).state == "succeeded"  # type: ignore[union-attr]
 
 
+ASYNC_CHILD = textwrap.dedent(
+    """
+    import asyncio, sys, redis
+    from taskq_lib import Registry, WorkerPool
+    from taskq_lib.redis_queue import RedisQueue
+    queue = RedisQueue("kill", redis.Redis.from_url(sys.argv[1]), lease=float(sys.argv[2]))
+    registry = Registry()
+
+    @registry.task("t")
+    async def work(task):
+        print(task.id, flush=True)
+        await asyncio.sleep(60)  # "work" until killed
+
+    WorkerPool(queue, registry, concurrency=1, poll=0.05).start()
+    sys.stdin.read()
+    """
+)
+
+
+def test_task_of_a_sigkilled_async_worker_comes_back(server: RedisServer) -> None:
+    lease, reaper = 0.6, 0.2
+    client = redis.Redis.from_url(server.url)
+    queue = RedisQueue("kill", client, lease=lease, reaper_period=reaper)
+    task = Task("t", {"important": True})
+    queue.put(task)
+    with subprocess.Popen(
+        [sys.executable, "-c", ASYNC_CHILD, server.url, str(lease)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as child:
+        guard = threading.Timer(30, child.kill)  # never hang the suite
+        guard.start()
+        try:
+            assert child.stdout is not None
+            assert child.stdout.readline().strip() == task.id  # the coroutine is running
+            child.send_signal(signal.SIGKILL)
+            child.wait(timeout=10)
+            back = queue.get(timeout=10)
+        finally:
+            guard.cancel()
+            child.kill()
+    assert back is not None and back.task.id == task.id and back.task.attempts == 2
+    queue.ack(back)
+
+
+async def _async_value(task: Task) -> object:
+    return task.payload["i"]
+
+
+@pytest.mark.parametrize("kind", ["thread", "async"])
 def test_workers_back_off_and_resume_when_redis_comes_back(
-    server: RedisServer, caplog: pytest.LogCaptureFixture
+    server: RedisServer, caplog: pytest.LogCaptureFixture, kind: str
 ) -> None:
     client = redis.Redis.from_url(server.url, socket_timeout=2, socket_connect_timeout=1)
     queue = RedisQueue("outage", client, lease=5, reaper_period=0.2)
     registry = Registry()
-    registry.register("t", lambda task: task.payload["i"])
+    registry.register("t", _async_value if kind == "async" else lambda task: task.payload["i"])
     pool = WorkerPool(queue, registry, concurrency=2, poll=0.2, max_backoff=0.5).start()
     try:
         for i in range(10):
