@@ -7,15 +7,18 @@ type fails at once with an error that names the types that do exist.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from .errors import UnknownTaskType
+from .errors import InvalidTask, UnknownTaskType
 from .events import ENQUEUED, REFUSED, Event, EventLog
-from .interface import TaskQueue
+from .interface import TaskQueue, check_put
 from .retry import RetryPolicy
+from .status import InspectableQueue
 from .task import Task, encode, validate_type
+from .unique import check_key, check_unique_for, fingerprint
 
 Handler = Callable[[Task], Any]
 
@@ -89,15 +92,36 @@ class Registry:
         timeout: float | None = None,
         max_bytes: int | None = None,
         events: EventLog | None = None,
+        unique_key: str | None = None,
+        unique_for: float | None = None,
         **fields: Any,
     ) -> Task:
         """Check, build and put a task on ``queue``; return it (its ``id`` is the handle).
 
         The one way the API, the command line and programs enqueue. Refused with
         `UnknownTaskType` or `InvalidTask` before anything is queued; see `submit` for the rest.
+
+        With ``unique_key`` (on an `InspectableQueue`), a task is not enqueued while another
+        holds that key: it is held while its task waits or runs, and at least ``unique_for``
+        seconds. The same request again returns the task that holds the key (compare ids to
+        tell); a different one raises `UniqueKeyConflict`. See `taskq_lib.unique`.
         """
+        if unique_key is None and unique_for is not None:
+            raise InvalidTask("unique_for needs a unique_key")
         task = self.new_task(task_type, payload, **fields)
-        return submit(queue, task, delay=delay, timeout=timeout, max_bytes=max_bytes, events=events)
+        if unique_key is None:
+            return submit(
+                queue, task, delay=delay, timeout=timeout, max_bytes=max_bytes, events=events
+            )
+        return submit_unique(
+            queue,
+            task,
+            unique_key,
+            unique_for=unique_for,
+            delay=delay,
+            max_bytes=max_bytes,
+            events=events,
+        )
 
 
 def submit(
@@ -130,3 +154,45 @@ def submit(
             events.record(Event(task.created_at, REFUSED, task.id, task.type, detail=str(exc)))
         raise
     return task
+
+
+def submit_unique(
+    queue: TaskQueue,
+    task: Task,
+    key: str,
+    *,
+    unique_for: float | None = None,
+    delay: float = 0.0,
+    max_bytes: int | None = None,
+    events: EventLog | None = None,
+) -> Task:
+    """`submit` with a unique key: put ``task`` unless ``key`` is held, and return the task
+    that holds it (``task`` itself, or the earlier one). See `Registry.enqueue`."""
+    if not isinstance(queue, InspectableQueue):
+        raise TypeError(
+            f"{type(queue).__name__} keeps no task status, so it cannot tell whether the task "
+            "holding a unique key still waits or runs: use a RedisQueue or a TrackedQueue"
+        )
+    check_key(key)
+    hold = check_unique_for(unique_for)
+    delay = check_put(delay, None)
+    if max_bytes is not None:
+        encode(task, max_bytes)
+    if events is not None:
+        events.record(Event(task.created_at, ENQUEUED, task.id, task.type))
+    try:
+        holder = queue.put_unique(task, key, fingerprint(task, delay), delay=delay, hold=hold)
+    except Exception as exc:
+        if events is not None:
+            events.record(Event(task.created_at, REFUSED, task.id, task.type, detail=str(exc)))
+        raise
+    if holder == task.id:
+        return task
+    if events is not None:
+        detail = f"unique key held by task {holder}"
+        events.record(Event(task.created_at, REFUSED, task.id, task.type, detail=detail))
+    found = queue.info(holder)
+    if found is not None and found.task is not None:
+        return found.task
+    # The holder was forgotten since (its retention passed): its id is all there is.
+    return dataclasses.replace(task, id=holder)

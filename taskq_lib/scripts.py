@@ -28,7 +28,19 @@ from redis.commands.core import Script
 from .keys import BY_NAME, PARTS
 from .status import Status
 
-NAMES = ("enqueue", "take", "ack", "fail", "extend", "release", "requeue", "purge")
+NAMES = (
+    "enqueue",
+    "take",
+    "ack",
+    "fail",
+    "extend",
+    "release",
+    "requeue",
+    "purge",
+    "cancel",
+    "unique",
+    "periodic",
+)
 #: Helpers every script gets (argument checks; no keys).
 ALWAYS = ("args",)
 
