@@ -587,7 +587,8 @@ class RedisQueue(InspectableQueue):
         announcement that names the task, and every `WAIT_RECHECK` seconds in case an
         announcement was lost with a connection."""
         deadline = time.monotonic() + check_wait(timeout)
-        pubsub = self.client.pubsub()
+        client: Any = self.client  # redis-py leaves pubsub untyped
+        pubsub = client.pubsub()
         try:
             pubsub.subscribe(self.keys.finished)
             # The confirmation: from here on, every announcement reaches us.

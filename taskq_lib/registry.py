@@ -15,6 +15,7 @@ from typing import Any
 from .errors import InvalidTask, UnknownTaskType
 from .events import ENQUEUED, REFUSED, Event, EventLog
 from .interface import TaskQueue, check_put
+from .periodic import Schedule, default_name
 from .retry import RetryPolicy
 from .status import InspectableQueue
 from .task import Task, encode, validate_type
@@ -29,6 +30,7 @@ class Registry:
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
         self._policies: dict[str, RetryPolicy] = {}
+        self._schedules: dict[str, Schedule] = {}
         self._lock = threading.Lock()
 
     def register(
@@ -53,6 +55,39 @@ class Registry:
             return handler
 
         return decorate
+
+    def periodic(
+        self,
+        task_type: str,
+        *,
+        every: float | None = None,
+        cron: str | None = None,
+        payload: dict[str, Any] | None = None,
+        name: str | None = None,
+    ) -> Schedule:
+        """Enqueue a task of ``task_type`` every ``every`` seconds, or at each time of the cron
+        expression ``cron`` (five fields, UTC), from every ``taskq worker`` (one task per tick
+        however many run; see `taskq_lib.periodic`). The type must be registered first; a bad
+        period, cron expression or payload raises here, at registration."""
+        if task_type not in self:
+            raise UnknownTaskType(task_type, self.types())
+        schedule = Schedule(
+            name or default_name(task_type, every, cron),
+            task_type,
+            {} if payload is None else payload,
+            every,
+            cron,
+        )
+        with self._lock:
+            if schedule.name in self._schedules:
+                raise ValueError(f"a schedule named {schedule.name!r} exists already")
+            self._schedules[schedule.name] = schedule
+        return schedule
+
+    def schedules(self) -> list[Schedule]:
+        """The periodic schedules, in the order they were declared."""
+        with self._lock:
+            return list(self._schedules.values())
 
     def handler(self, task_type: str) -> Handler:
         """The handler for ``task_type``; `UnknownTaskType` names the known types if none."""
