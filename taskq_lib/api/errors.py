@@ -27,6 +27,8 @@ MEANING = {
     400: "Malformed JSON, or a malformed header.",
     401: "The server has a token, and this request's bearer token is missing or wrong.",
     404: "No such task.",
+    409: "Conflict: the Idempotency-Key was used for a different request, or the task runs "
+    "or has finished and cannot be cancelled (its status is given).",
     413: "The body is larger than the limit.",
     415: "The body is not JSON (Content-Type must be application/json).",
     422: "A field or parameter is missing or of the wrong type, or the task type is unknown.",
