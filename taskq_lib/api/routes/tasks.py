@@ -45,7 +45,7 @@ IdempotencyKey = Annotated[
         "task_id and creates nothing; the same key with a different request is a 409.",
         min_length=1,
         max_length=MAX_KEY_LENGTH,
-        pattern=KEY_PATTERN.pattern,
+        pattern=f"^{KEY_PATTERN.pattern}$",
     ),
 ]
 
