@@ -72,7 +72,7 @@ class Registry:
         if task_type not in self:
             raise UnknownTaskType(task_type, self.types())
         schedule = Schedule(
-            name or default_name(task_type, every, cron),
+            default_name(task_type, every, cron) if name is None else name,
             task_type,
             {} if payload is None else payload,
             every,
