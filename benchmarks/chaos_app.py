@@ -10,6 +10,8 @@ from taskq_lib.connection import get_redis
 
 #: Hash: task id -> how many times its handler ran to completion.
 COMPLETIONS = "chaos:completions"
+#: Hash: periodic task id -> how many times it ran to completion.
+BEATS = "chaos:beats"
 
 registry = Registry()
 _redis = get_redis()
@@ -35,3 +37,12 @@ def flaky(task: Task) -> None:
 def doomed(task: Task) -> None:
     """Always fails: designed to end in the dead-letter queue."""
     raise RuntimeError("designed to die")
+
+
+@registry.task("beat")
+def beat(task: Task) -> None:
+    """A periodic task, enqueued once a second by whichever worker claims the tick."""
+    _redis.hincrby(BEATS, task.id, 1)
+
+
+registry.periodic("beat", every=1)
