@@ -145,3 +145,42 @@ def test_enqueue_wait_prints_the_result(run: Run, cli_queue: RedisQueue) -> None
     with pytest.raises(SystemExit):  # argparse refuses it before anything is done
         run("enqueue", "email", "{}", "--wait", "-1")
     assert len(cli_queue) == 1  # only the scheduled one
+
+
+def test_a_waiting_request_does_not_hold_up_the_others(
+    inspectable_queue: InspectableQueue,
+) -> None:
+    """While requests wait on ``?wait=``, others are answered at once: the waits run in
+    threads of their own, not on the event loop nor in the pool the other routes use."""
+    import asyncio
+
+    import httpx
+
+    app = create_app(inspectable_queue, registry())
+
+    async def scene() -> tuple[list[str], list[str]]:
+        order: list[str] = []
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            posted = await client.post("/queue/double", json={"n": 1})
+            task_id = posted.json()["task_id"]
+
+            async def wait() -> str:
+                answer = await client.get(f"/tasks/{task_id}", params={"wait": 1.5})
+                order.append("wait")
+                return str(answer.json()["status"])
+
+            async def stats() -> str:
+                answer = await client.get("/stats")
+                order.append("stats")
+                return str(answer.status_code)
+
+            waits = [asyncio.create_task(wait()) for _ in range(50)]
+            await asyncio.sleep(0)  # let the waits start first
+            quick = await stats()
+            statuses = await asyncio.gather(*waits)
+        return order, [quick, *statuses]
+
+    order, answers = asyncio.run(scene())
+    assert order[0] == "stats" and answers[0] == "200"
+    assert answers[1:] == ["queued"] * 50
