@@ -548,11 +548,18 @@ class RedisQueue(InspectableQueue):
 
     # ----------------------------------------------------------------- unique, cancel, wait
     def put_unique(
-        self, task: Task, key: str, fingerprint: str, *, delay: float = 0.0, hold: float = 0.0
+        self,
+        task: Task,
+        key: str,
+        fingerprint: str,
+        *,
+        delay: float = 0.0,
+        hold: float = 0.0,
+        timeout: float | None = None,
     ) -> str:
         """Put ``task`` unless ``key`` is held (one script: the check and the put are one
         step). A client retry after a lost reply finds its own task holding the key."""
-        now, due = self._enqueue_times(delay, None)
+        now, due = self._enqueue_times(delay, timeout)
         until = now + round(hold * 1000) if hold > 0 else 0
         body = encode(task, self.max_bytes)
         reply = self._run("unique", [now, key, fingerprint, until, task.id, body, due])

@@ -154,6 +154,7 @@ class Registry:
             unique_key,
             unique_for=unique_for,
             delay=delay,
+            timeout=timeout,
             max_bytes=max_bytes,
             events=events,
         )
@@ -198,6 +199,7 @@ def submit_unique(
     *,
     unique_for: float | None = None,
     delay: float = 0.0,
+    timeout: float | None = None,
     max_bytes: int | None = None,
     events: EventLog | None = None,
 ) -> Task:
@@ -210,13 +212,15 @@ def submit_unique(
         )
     check_key(key)
     hold = check_unique_for(unique_for)
-    delay = check_put(delay, None)
+    delay = check_put(delay, timeout)
     if max_bytes is not None:
         encode(task, max_bytes)
     if events is not None:
         events.record(Event(task.created_at, ENQUEUED, task.id, task.type))
     try:
-        holder = queue.put_unique(task, key, fingerprint(task, delay), delay=delay, hold=hold)
+        holder = queue.put_unique(
+            task, key, fingerprint(task, delay), delay=delay, hold=hold, timeout=timeout
+        )
     except Exception as exc:
         if events is not None:
             events.record(Event(task.created_at, REFUSED, task.id, task.type, detail=str(exc)))

@@ -98,12 +98,20 @@ class InspectableQueue(TaskQueue):
 
     @abstractmethod
     def put_unique(
-        self, task: Task, key: str, fingerprint: str, *, delay: float = 0.0, hold: float = 0.0
+        self,
+        task: Task,
+        key: str,
+        fingerprint: str,
+        *,
+        delay: float = 0.0,
+        hold: float = 0.0,
+        timeout: float | None = None,
     ) -> str:
         """Put ``task`` unless unique key ``key`` is held (see `taskq_lib.unique`); return the
         id of the task that holds the key: ``task.id`` if it was put, else the earlier task's.
         `UniqueKeyConflict` if the holder was made with another ``fingerprint``. ``hold``:
-        seconds the key stays held at least (it is also held while its task waits or runs).
+        seconds the key stays held at least (it is also held while its task waits or runs);
+        ``timeout``: as for `put`.
         Use `Registry.enqueue` with ``unique_key``, which checks the key and computes the rest.
         """
 
@@ -258,7 +266,14 @@ class TrackedQueue(InspectableQueue):
             return self.inner.purge_dead()
 
     def put_unique(
-        self, task: Task, key: str, fingerprint: str, *, delay: float = 0.0, hold: float = 0.0
+        self,
+        task: Task,
+        key: str,
+        fingerprint: str,
+        *,
+        delay: float = 0.0,
+        hold: float = 0.0,
+        timeout: float | None = None,
     ) -> str:
         with self._unique_lock:  # the check and the put as one step
             now = self._now()
@@ -272,7 +287,7 @@ class TrackedQueue(InspectableQueue):
                     if held_fingerprint != fingerprint:
                         raise UniqueKeyConflict(key, holder)
                     return holder
-            self.put(task, delay=delay)
+            self.put(task, delay=delay, timeout=timeout)
             self._uniques[key] = (task.id, fingerprint, now + hold)
             return task.id
 

@@ -141,3 +141,19 @@ def test_enqueue_unique_key_on_the_command_line(run: Run, cli_queue: RedisQueue)
     assert code == 1 and "different" in err
     code, _, err = run("enqueue", "email", "{}", "--unique-key", "no spaces allowed")
     assert code == 2 and "unique key" in err and len(cli_queue) == 1
+
+
+def test_a_refused_put_does_not_hold_the_key() -> None:
+    from taskq_lib import TrackedQueue
+
+    queue = TrackedQueue(MemoryQueue(maxsize=1))
+    client = TestClient(create_app(queue, registry(), put_timeout=0.01))
+    assert client.post("/queue/email", json={}).status_code == 202  # the queue is now full
+    key = {"Idempotency-Key": "after-a-503"}
+    assert client.post("/queue/sms", json={}, headers=key).status_code == 503
+    delivery = queue.get(timeout=1)
+    assert delivery is not None
+    queue.ack(delivery)
+    retried = client.post("/queue/sms", json={}, headers=key)
+    assert retried.status_code == 202 and "idempotent-replayed" not in retried.headers
+    assert len(queue) == 1
