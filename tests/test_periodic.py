@@ -164,9 +164,6 @@ import os
 import time
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
-from support import free_port
 
 from taskq_lib import Registry
 
