@@ -157,3 +157,15 @@ def test_a_refused_put_does_not_hold_the_key() -> None:
     retried = client.post("/queue/sms", json={}, headers=key)
     assert retried.status_code == 202 and "idempotent-replayed" not in retried.headers
     assert len(queue) == 1
+
+
+def test_the_idempotency_retention_is_a_setting(inspectable_queue: InspectableQueue) -> None:
+    with pytest.raises(InvalidTask, match="unique_for"):
+        create_app(inspectable_queue, registry(), idempotency_retention=-1)
+    client = TestClient(create_app(inspectable_queue, registry(), idempotency_retention=0))
+    key = {"Idempotency-Key": "short-lived"}
+    first = client.post("/queue/email", json={}, headers=key).json()["task_id"]
+    assert client.post("/queue/email", json={}, headers=key).json()["task_id"] == first
+    assert client.delete(f"/tasks/{first}").status_code == 200  # no longer waiting
+    # With no retention, the key was held only while its task waited: now it makes a new one.
+    assert client.post("/queue/email", json={}, headers=key).json()["task_id"] != first
