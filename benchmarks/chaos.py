@@ -39,6 +39,8 @@ HERE = Path(__file__).resolve().parent
 QUEUE = "chaos"
 COMPLETIONS = "chaos:completions"  # as in chaos_app.py
 BEATS = "chaos:beats"
+#: Periodic runs (one a second) a chaos run waits for before it ends, however fast its tasks go.
+MIN_BEATS = 3
 
 
 @dataclass
@@ -223,9 +225,12 @@ def run(
         def work_left() -> int:
             try:
                 stats = queue.stats()
+                beats = client.hlen(BEATS)
             except redis.RedisError:
                 return -1  # Redis is restarting
-            return stats["pending"] + stats["scheduled"] + stats["in_flight"]
+            left = stats["pending"] + stats["scheduled"] + stats["in_flight"]
+            # Keep the chaos going until the periodic schedule has run a few times, too.
+            return left if left or beats >= MIN_BEATS else -1
 
         # Kill a random worker every `kill_every` seconds for as long as there is work, and
         # restart Redis once, when about half the work is done.
