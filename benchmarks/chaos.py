@@ -4,10 +4,11 @@ On a real ``redis-server`` with AOF (``appendfsync always``) on loopback, this e
 whose handlers count each completion in Redis (see ``chaos_app.py``), runs several
 ``taskq worker`` processes, SIGKILLs a random one every fraction of a second and starts a
 replacement, restarts Redis itself once mid-run, and mixes in delayed tasks, tasks that fail
-a few times before they succeed, and ``async def`` handlers beside plain ones. At the end it
-prints what was enqueued, completed, lost (must be 0), run more than once (only tasks in
-flight at a kill or restart may be), and dead-lettered (only tasks designed to die), and the
-longest recovery after a kill.
+a few times before they succeed, and ``async def`` handlers beside plain ones; meanwhile every
+worker runs a one-second periodic schedule (one task per tick, whoever claims it). At the end it
+prints what was enqueued, completed, lost (must be 0), run more than once (only tasks in flight
+at a kill or restart may be), and dead-lettered (only tasks designed to die), and the longest
+recovery after a kill.
 
     python -m benchmarks.chaos                  # the full run: 20,000 tasks
     python -m benchmarks.chaos --tasks 400 --work-ms 20 --json out.json   # the test suite's
@@ -32,11 +33,15 @@ import redis
 
 from taskq_lib import Task
 from taskq_lib.redis_queue import RedisQueue
+from taskq_lib.status import ACTIVE
 from tests.support import RedisServer
 
 HERE = Path(__file__).resolve().parent
 QUEUE = "chaos"
 COMPLETIONS = "chaos:completions"  # as in chaos_app.py
+BEATS = "chaos:beats"
+#: Periodic runs (one a second) a chaos run waits for before it ends, however fast its tasks go.
+MIN_BEATS = 3
 
 
 @dataclass
@@ -53,6 +58,9 @@ class Report:
     redis_restarts: int = 0
     longest_recovery_s: float = 0.0
     recovery_with_restart_s: float = 0.0  # the kill made just before Redis was restarted
+    periodic_enqueued: int = 0
+    periodic_completed: int = 0
+    periodic_lost: int = 0  # enqueued by a schedule, then neither run nor still waiting
     lease_s: float = 0.0
     reaper_period_s: float = 0.0
     seconds: float = 0.0
@@ -65,6 +73,7 @@ class Report:
             and self.duplicates_not_in_flight == 0
             and self.dead_not_designed == 0
             and self.completed + self.dead == self.enqueued
+            and self.periodic_lost == 0
         )
 
 
@@ -218,9 +227,12 @@ def run(
         def work_left() -> int:
             try:
                 stats = queue.stats()
+                beats = client.hlen(BEATS)
             except redis.RedisError:
                 return -1  # Redis is restarting
-            return stats["pending"] + stats["scheduled"] + stats["in_flight"]
+            left = stats["pending"] + stats["scheduled"] + stats["in_flight"]
+            # Keep the chaos going until the periodic schedule has run a few times, too.
+            return left if left or beats >= MIN_BEATS else -1
 
         # Kill a random worker every `kill_every` seconds for as long as there is work, and
         # restart Redis once, when about half the work is done.
@@ -262,12 +274,25 @@ def run(
         report.duplicates_not_in_flight = len(repeated - may_repeat)
         report.dead = len(dead_ids)
         report.dead_not_designed = len(dead_ids - doomed)
+        # The schedule's tasks: ids name their tick, so none can be enqueued twice for one.
+        beats = {k.decode() for k in client.hkeys(queue.keys.bodies)} - all_ids
+        ran = {k.decode() for k in client.hkeys(BEATS)}
+        # Still waiting or in flight when the workers stopped: not run yet, but not lost.
+        waiting = {i for i in beats - ran if _state(queue, i) in ACTIVE}
+        report.periodic_enqueued = len(beats)
+        report.periodic_completed = len(beats & ran)
+        report.periodic_lost = len(beats - ran - waiting - dead_ids)
     finally:
         if pool is not None:
             pool.stop()
         server.stop()
     report.seconds = round(time.monotonic() - started, 1)
     return report
+
+
+def _state(queue: RedisQueue, task_id: str) -> str | None:
+    found = queue.info(task_id)
+    return None if found is None else found.state
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -303,6 +328,9 @@ def main(argv: list[str] | None = None) -> int:
         ("tasks dead-lettered", report.dead),
         ("  designed to die", report.designed_to_die),
         ("  not designed to die (must be 0)", report.dead_not_designed),
+        ("periodic tasks enqueued (one a second)", report.periodic_enqueued),
+        ("  completed", report.periodic_completed),
+        ("  lost (must be 0)", report.periodic_lost),
         ("worker SIGKILLs / Redis restarts", f"{report.kills} / {report.redis_restarts}"),
         ("longest recovery after a kill (s)", report.longest_recovery_s),
         ("  bound: lease + reaper period (s)", round(report.lease_s + report.reaper_period_s, 3)),

@@ -11,6 +11,8 @@ from taskq_lib.connection import get_redis
 
 #: Hash: task id -> how many times its handler ran to completion.
 COMPLETIONS = "chaos:completions"
+#: Hash: periodic task id -> how many times it ran to completion.
+BEATS = "chaos:beats"
 
 registry = Registry()
 _redis = get_redis()
@@ -52,3 +54,12 @@ async def flaky_async(task: Task) -> None:
 def doomed(task: Task) -> None:
     """Always fails: designed to end in the dead-letter queue."""
     raise RuntimeError("designed to die")
+
+
+@registry.task("beat")
+def beat(task: Task) -> None:
+    """A periodic task, enqueued once a second by whichever worker claims the tick."""
+    _redis.hincrby(BEATS, task.id, 1)
+
+
+registry.periodic("beat", every=1)

@@ -30,6 +30,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -43,15 +44,16 @@ from redis.retry import Retry
 from . import __version__
 from .connection import REDIS_URL_ENV, get_redis, redact
 from .connection import redis_url as env_redis_url
-from .errors import DecodeError, InvalidTask
+from .errors import CancelRefused, DecodeError, InvalidTask, UniqueKeyConflict
 from .events import LoggedEvents
 from .limits import MAX_DELAY
 from .logtext import oneline
 from .memory import MemoryQueue
+from .periodic import Schedule, Scheduler
 from .presence import Presence
 from .redis_queue import RedisQueue
-from .registry import Registry, submit
-from .status import InspectableQueue, TrackedQueue
+from .registry import Registry, submit, submit_unique
+from .status import InspectableQueue, TaskInfo, TrackedQueue
 from .task import Task
 from .worker import WorkerPool
 
@@ -242,7 +244,38 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MODULE:REGISTRY",
         help="if given, refuse a type that this registry does not know",
     )
+    enqueue.add_argument(
+        "--unique-key",
+        metavar="KEY",
+        help="enqueue nothing while a task with this key waits or runs; print that task's id",
+    )
+    enqueue.add_argument(
+        "--unique-for",
+        type=_seconds_between(0, MAX_DELAY),
+        metavar="S",
+        help="with --unique-key: hold the key at least S seconds",
+    )
+    enqueue.add_argument(
+        "--wait",
+        type=_seconds_between(0, MAX_WAIT),
+        metavar="S",
+        help="wait up to S seconds for the task to finish and print its status and result "
+        "as JSON (exit 1 unless it succeeded)",
+    )
     enqueue.set_defaults(run=run_enqueue)
+
+    cancel = commands.add_parser(
+        "cancel", parents=[common], help="take back a waiting task (pending or scheduled)"
+    )
+    cancel.add_argument("task_id", metavar="ID", help="the task's id")
+    cancel.set_defaults(run=run_cancel)
+
+    periodic = commands.add_parser(
+        "periodic",
+        parents=[common, app_spec],
+        help="list the periodic schedules, their last tick and their next run",
+    )
+    periodic.set_defaults(run=run_periodic)
 
     info = commands.add_parser(
         "info", parents=[common], help="print pending, scheduled, in-flight, dead and done counts"
@@ -451,10 +484,17 @@ def run_worker(args: argparse.Namespace) -> int:
         async_concurrency=args.async_concurrency,
         events=LoggedEvents(),
     )
+    # Every worker process runs the schedules; the queue lets one task through per tick.
+    scheduler = Scheduler(queue, registry.schedules()) if registry.schedules() else None
     stop = threading.Event()
     with _stop_on_signals(stop) as received:
         pool.start()
         presence = Presence(queue).start()  # lists this worker on the dashboard
+        if scheduler is not None:
+            scheduler.start()
+            log.info(
+                "periodic schedules: %s", "; ".join(_schedule_line(s) for s in scheduler.schedules)
+            )
         log.info(
             "worker started: queue %r on %s, %d threads, task types %s",
             queue.name,
@@ -469,6 +509,8 @@ def run_worker(args: argparse.Namespace) -> int:
             pool.busy,
             args.shutdown_timeout,
         )
+        if scheduler is not None:
+            scheduler.stop()
         finished = pool.stop(drain=False, timeout=args.shutdown_timeout)
         presence.stop()
         still_running = pool.busy
@@ -616,13 +658,73 @@ def run_enqueue(args: argparse.Namespace) -> int:
             task = Task(args.type, payload, **fields)
     except InvalidTask as exc:
         raise UsageError(str(exc)) from None
+    if args.unique_for is not None and args.unique_key is None:
+        raise UsageError("--unique-for needs --unique-key")
     client, _ = _client(args)
+    queue = _queue(args.queue, client)
     try:
-        submit(_queue(args.queue, client), task, delay=args.delay)
-    except InvalidTask as exc:  # too large for the queue
+        if args.unique_key is None:
+            submit(queue, task, delay=args.delay)
+        else:
+            task = submit_unique(
+                queue, task, args.unique_key, unique_for=args.unique_for, delay=args.delay
+            )
+    except UniqueKeyConflict as exc:
+        raise Failed(str(exc)) from None
+    except InvalidTask as exc:  # too large for the queue, or a bad unique key
         raise UsageError(str(exc)) from None
     print(task.id)
+    if args.wait is None:
+        return 0
+    found = queue.wait(task.id, args.wait)
+    print(json.dumps(_outcome(task.id, found), sort_keys=True))
+    return 0 if found is not None and found.state == "succeeded" else 1
+
+
+def _outcome(task_id: str, found: TaskInfo | None) -> dict[str, Any]:
+    """What `--wait` prints: the status, and the result or the last error."""
+    if found is None:
+        return {"task_id": task_id, "status": "unknown"}
+    error = None if found.last_error is None else found.last_error.to_dict()
+    return {"task_id": task_id, "status": found.state, "result": found.result, "error": error}
+
+
+def run_cancel(args: argparse.Namespace) -> int:
+    """Take back a waiting task."""
+    client, _ = _client(args)
+    try:
+        found = _queue(args.queue, client).cancel(args.task_id)
+    except KeyError:
+        raise Failed(f"no task {args.task_id!r} in queue {args.queue!r}") from None
+    except CancelRefused as exc:
+        raise Failed(str(exc)) from None
+    print(f"cancelled task {oneline(found.id)} in queue {args.queue!r}")
     return 0
+
+
+def _schedule_line(schedule: Schedule) -> str:
+    return f"{schedule.name!r} ({schedule.task_type}, {schedule.spec})"
+
+
+def run_periodic(args: argparse.Namespace) -> int:
+    """List the schedules: when each runs, its last tick in the queue, and its next run."""
+    schedules = load_registry(args.app).schedules()
+    client, _ = _client(args)
+    last = _queue(args.queue, client).last_ticks()
+    now = time.time()
+    print(f"{len(schedules)} periodic schedule(s) for queue {args.queue!r}" + ":" * bool(schedules))
+    for schedule in schedules:
+        seen = last.get(schedule.name)
+        last_text = "never" if seen is None else _when(seen)
+        print(
+            f"  {oneline(schedule.name)}  {schedule.task_type}  {schedule.spec}  "
+            f"last {last_text}  next {_when(schedule.next(now))}"
+        )
+    return 0
+
+
+def _when(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def _tasks(count: int) -> str:

@@ -49,3 +49,30 @@ class QueueFull(TaskqError):
 
 class QueueClosed(TaskqError):
     """The queue was closed: no more puts, and gets find nothing left."""
+
+
+class UniqueKeyConflict(TaskqError):
+    """A unique key (an ``Idempotency-Key``) is held by a task made from a different request.
+
+    ``task_id`` is the task that holds the key. The same key with the same request is not an
+    error: it answers with that task.
+    """
+
+    def __init__(self, key: str, task_id: str) -> None:
+        super().__init__(
+            f"unique key {key[:200]!r} is held by task {task_id!r}, which was enqueued with a "
+            "different type, payload or options; use a new key for a new task"
+        )
+        self.key = key
+        self.task_id = task_id
+
+
+class CancelRefused(TaskqError):
+    """The task is running or has finished: too late to take it back. ``state`` says which."""
+
+    def __init__(self, task_id: str, state: str) -> None:
+        super().__init__(
+            f"task {task_id[:200]!r} has status {state!r}: only a waiting task can be cancelled"
+        )
+        self.task_id = task_id
+        self.state = state

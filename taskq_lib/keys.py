@@ -39,6 +39,10 @@ done         zset  id -> time of success (ms), kept for the retention time
 attempts     hash  id -> attempts so far (deliveries to a worker)
 errors       hash  id -> last error JSON
 results      hash  id -> result JSON
+cancelled    zset  id -> time of cancelling (ms), kept for the retention time
+uniques      hash  unique key -> JSON {id, fp, hold}: the task holding the key
+expiries     zset  unique key -> when to look at it again (ms), to forget it once free
+periodic     hash  schedule name -> its last claimed tick (ms)
 """
 PARTS = tuple(Part(*line.split(maxsplit=2)) for line in _TABLE.strip().splitlines())
 #: Each part by name.
@@ -55,6 +59,9 @@ class QueueKeys:
         self.all = [self.key(part.name) for part in PARTS]
         for part, key in zip(PARTS, self.all, strict=True):
             setattr(self, part.name, key)
+        #: The pub/sub channel on which scripts announce tasks that reached a final state
+        #: (a channel, not a key: nothing is stored under it). See ``lua/includes/finished.lua``.
+        self.finished = f"{PREFIX}:{{{name}}}:finished"
 
     def key(self, part: str) -> str:
         """The full key of one part (``pending`` -> ``taskq:{name}:pending``)."""
@@ -79,3 +86,7 @@ class QueueKeys:
     attempts: str
     errors: str
     results: str
+    cancelled: str
+    uniques: str
+    expiries: str
+    periodic: str

@@ -37,14 +37,14 @@ import redis
 
 from .clock import SYSTEM_CLOCK, Clock
 from .deadletter import DeadLetter, ErrorInfo
-from .errors import DecodeError, InvalidTask, QueueClosed
+from .errors import CancelRefused, DecodeError, InvalidTask, QueueClosed, UniqueKeyConflict
 from .interface import Delivery, check_put
 from .keys import QueueKeys
 from .limits import DEFAULT_MAX_RESULT_BYTES, check_payload, encode_value
 from .logtext import oneline
 from .ratelimit import Limiter, RedisLimiter
 from .scripts import assemble, load
-from .status import STATES, InspectableQueue, Status, TaskInfo
+from .status import STATES, InspectableQueue, Status, TaskInfo, check_wait
 from .task import DEFAULT_MAX_BYTES, Task, decode, dumps, encode
 
 log = logging.getLogger("taskq.redis")
@@ -57,6 +57,8 @@ LOCAL_WAIT = 0.25
 MAX_LEASE = 24 * 3600.0
 #: Most tasks one enqueue script call carries; bigger batches are split (in one pipeline).
 ENQUEUE_CHUNK = 500
+#: Longest `RedisQueue.wait` relies on announcements alone before reading the status again.
+WAIT_RECHECK = 5.0
 
 
 class RedisQueue(InspectableQueue):
@@ -569,6 +571,103 @@ class RedisQueue(InspectableQueue):
     def purge_dead(self) -> int:
         """Empty the dead-letter queue; return how many tasks were forgotten."""
         return int(self._run("purge", []))
+
+    # ----------------------------------------------------------------- unique, cancel, wait
+    def put_unique(
+        self,
+        task: Task,
+        key: str,
+        fingerprint: str,
+        *,
+        delay: float = 0.0,
+        hold: float = 0.0,
+        timeout: float | None = None,
+    ) -> str:
+        """Put ``task`` unless ``key`` is held (one script: the check and the put are one
+        step). A client retry after a lost reply finds its own task holding the key."""
+        now, due = self._enqueue_times(delay, timeout)
+        until = now + round(hold * 1000) if hold > 0 else 0
+        body = encode(task, self.max_bytes)
+        reply = self._run("unique", [now, key, fingerprint, until, task.id, body, due])
+        if not reply:
+            self._check_known([])  # wakes local waiters
+            return task.id
+        holder, held_fingerprint = _text(reply[0]), _text(reply[1])
+        if held_fingerprint != fingerprint:
+            raise UniqueKeyConflict(key, holder)
+        return holder
+
+    def cancel(self, task_id: str) -> TaskInfo:
+        """Take back a waiting task (one script: off pending or scheduled, status
+        ``cancelled``); kept for the retention time like a success, then forgotten."""
+        outcome, state = (
+            _text(x)
+            for x in self._run("cancel", [self._now_ms(), task_id, round(self.retention * 1000)])
+        )
+        if outcome == "unknown":
+            raise KeyError(task_id)
+        if outcome == "refused":
+            raise CancelRefused(task_id, state)
+        found = self.info(task_id)
+        if found is None:  # forgotten at once: only with a retention of 0
+            raise KeyError(task_id)
+        return found
+
+    def wait(self, task_id: str, timeout: float) -> TaskInfo | None:
+        """Wait for the task's final state on the queue's ``finished`` channel (the ack, fail,
+        take and cancel scripts announce each task that gets there), not by polling. Status is
+        read once after subscribing (so nothing is missed between the two), then again on each
+        announcement that names the task, and every `WAIT_RECHECK` seconds in case an
+        announcement was lost with a connection."""
+        deadline = time.monotonic() + check_wait(timeout)
+        client: Any = self.client  # redis-py leaves pubsub untyped
+        pubsub = client.pubsub()
+        try:
+            pubsub.subscribe(self.keys.finished)
+            # The confirmation: from here on, every announcement reaches us.
+            pubsub.get_message(timeout=max(0.0, deadline - time.monotonic()) + 1.0)
+            while True:
+                found = self.info(task_id)
+                remaining = deadline - time.monotonic()
+                if found is None or found.final or remaining <= 0:
+                    return found
+                self._await_announcement(pubsub, task_id, min(remaining, WAIT_RECHECK))
+        finally:
+            pubsub.close()
+
+    def _await_announcement(self, pubsub: Any, task_id: str, timeout: float) -> None:
+        """Read announcements until one names ``task_id`` or ``timeout`` seconds pass.
+        (fakeredis also waits in ``get_message``, so this loop is the same on both.)"""
+        deadline = time.monotonic() + timeout
+        while (remaining := deadline - time.monotonic()) > 0:
+            message = pubsub.get_message(ignore_subscribe_messages=True, timeout=remaining)
+            if message is None or message.get("type") != "message":
+                continue
+            try:
+                ids = json.loads(message["data"])
+            except ValueError:
+                continue  # not ours: someone else published on the channel
+            if isinstance(ids, list) and task_id in ids:
+                return
+
+    # ----------------------------------------------------------------- periodic
+    def put_tick(self, schedule: str, tick: float, task: Task) -> int:
+        """Claim tick ``tick`` (Unix seconds) of ``schedule`` and enqueue ``task`` for it, in one
+        script. 1: enqueued; 0: the tick was claimed already; -1: first sight of the schedule
+        (recorded, not run). See ``lua/periodic.lua``."""
+        if self._closed:
+            raise QueueClosed(f"queue {self.name!r} is closed")
+        body = encode(task, self.max_bytes)
+        tick_ms = round(tick * 1000)
+        outcome = int(self._run("periodic", [self._now_ms(), schedule, tick_ms, task.id, body]))
+        if outcome == 1:
+            self._check_known([])
+        return outcome
+
+    def last_ticks(self) -> dict[str, float]:
+        """Each schedule's last claimed tick, in Unix seconds."""
+        raw = self.client.hgetall(self.keys.periodic)
+        return {_text(k): _read_int(v, "last tick") / 1000 for k, v in raw.items()}
 
     # ----------------------------------------------------------------- closing
     def close(self) -> None:

@@ -7,6 +7,7 @@ type fails at once with an error that names the types that do exist.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import math
 import threading
@@ -14,12 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import UnknownTaskType
+from .errors import InvalidTask, UnknownTaskType
 from .events import ENQUEUED, REFUSED, Event, EventLog
-from .interface import TaskQueue
+from .interface import TaskQueue, check_put
+from .periodic import Schedule, default_name
 from .ratelimit import RateLimit, parse_rate
 from .retry import RetryPolicy
+from .status import InspectableQueue
 from .task import Task, encode, validate_type
+from .unique import check_key, check_unique_for, fingerprint
 
 #: A plain function, or an ``async def`` one (its calls return a coroutine).
 Handler = Callable[[Task], Any]
@@ -60,6 +64,7 @@ class Registry:
         self._handlers: dict[str, Handler] = {}
         self._policies: dict[str, RetryPolicy] = {}
         self._options: dict[str, TaskOptions] = {}
+        self._schedules: dict[str, Schedule] = {}
         self._lock = threading.Lock()
 
     def register(
@@ -114,6 +119,39 @@ class Registry:
 
         return decorate
 
+    def periodic(
+        self,
+        task_type: str,
+        *,
+        every: float | None = None,
+        cron: str | None = None,
+        payload: dict[str, Any] | None = None,
+        name: str | None = None,
+    ) -> Schedule:
+        """Enqueue a task of ``task_type`` every ``every`` seconds, or at each time of the cron
+        expression ``cron`` (five fields, UTC), from every ``taskq worker`` (one task per tick
+        however many run; see `taskq_lib.periodic`). The type must be registered first; a bad
+        period, cron expression or payload raises here, at registration."""
+        if task_type not in self:
+            raise UnknownTaskType(task_type, self.types())
+        schedule = Schedule(
+            default_name(task_type, every, cron) if name is None else name,
+            task_type,
+            {} if payload is None else payload,
+            every,
+            cron,
+        )
+        with self._lock:
+            if schedule.name in self._schedules:
+                raise ValueError(f"a schedule named {schedule.name!r} exists already")
+            self._schedules[schedule.name] = schedule
+        return schedule
+
+    def schedules(self) -> list[Schedule]:
+        """The periodic schedules, in the order they were declared."""
+        with self._lock:
+            return list(self._schedules.values())
+
     def handler(self, task_type: str) -> Handler:
         """The handler for ``task_type``; `UnknownTaskType` names the known types if none."""
         found = self._handlers.get(task_type)  # one atomic dict read: no lock needed
@@ -156,15 +194,37 @@ class Registry:
         timeout: float | None = None,
         max_bytes: int | None = None,
         events: EventLog | None = None,
+        unique_key: str | None = None,
+        unique_for: float | None = None,
         **fields: Any,
     ) -> Task:
         """Check, build and put a task on ``queue``; return it (its ``id`` is the handle).
 
         The one way the API, the command line and programs enqueue. Refused with
         `UnknownTaskType` or `InvalidTask` before anything is queued; see `submit` for the rest.
+
+        With ``unique_key`` (on an `InspectableQueue`), a task is not enqueued while another
+        holds that key: it is held while its task waits or runs, and at least ``unique_for``
+        seconds. The same request again returns the task that holds the key (compare ids to
+        tell); a different one raises `UniqueKeyConflict`. See `taskq_lib.unique`.
         """
+        if unique_key is None and unique_for is not None:
+            raise InvalidTask("unique_for needs a unique_key")
         task = self.new_task(task_type, payload, **fields)
-        return submit(queue, task, delay=delay, timeout=timeout, max_bytes=max_bytes, events=events)
+        if unique_key is None:
+            return submit(
+                queue, task, delay=delay, timeout=timeout, max_bytes=max_bytes, events=events
+            )
+        return submit_unique(
+            queue,
+            task,
+            unique_key,
+            unique_for=unique_for,
+            delay=delay,
+            timeout=timeout,
+            max_bytes=max_bytes,
+            events=events,
+        )
 
 
 def submit(
@@ -197,3 +257,48 @@ def submit(
             events.record(Event(task.created_at, REFUSED, task.id, task.type, detail=str(exc)))
         raise
     return task
+
+
+def submit_unique(
+    queue: TaskQueue,
+    task: Task,
+    key: str,
+    *,
+    unique_for: float | None = None,
+    delay: float = 0.0,
+    timeout: float | None = None,
+    max_bytes: int | None = None,
+    events: EventLog | None = None,
+) -> Task:
+    """`submit` with a unique key: put ``task`` unless ``key`` is held, and return the task
+    that holds it (``task`` itself, or the earlier one). See `Registry.enqueue`."""
+    if not isinstance(queue, InspectableQueue):
+        raise TypeError(
+            f"{type(queue).__name__} keeps no task status, so it cannot tell whether the task "
+            "holding a unique key still waits or runs: use a RedisQueue or a TrackedQueue"
+        )
+    check_key(key)
+    hold = check_unique_for(unique_for)
+    delay = check_put(delay, timeout)
+    if max_bytes is not None:
+        encode(task, max_bytes)
+    if events is not None:
+        events.record(Event(task.created_at, ENQUEUED, task.id, task.type))
+    try:
+        holder = queue.put_unique(
+            task, key, fingerprint(task, delay), delay=delay, hold=hold, timeout=timeout
+        )
+    except Exception as exc:
+        if events is not None:
+            events.record(Event(task.created_at, REFUSED, task.id, task.type, detail=str(exc)))
+        raise
+    if holder == task.id:
+        return task
+    if events is not None:
+        detail = f"unique key held by task {holder}"
+        events.record(Event(task.created_at, REFUSED, task.id, task.type, detail=detail))
+    found = queue.info(holder)
+    if found is not None and found.task is not None:
+        return found.task
+    # The holder was forgotten since (its retention passed): its id is all there is.
+    return dataclasses.replace(task, id=holder)

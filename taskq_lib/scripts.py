@@ -28,7 +28,20 @@ from redis.commands.core import Script
 from .keys import BY_NAME, PARTS
 from .status import Status
 
-NAMES = ("enqueue", "take", "ack", "fail", "extend", "release", "requeue", "purge", "postpone")
+NAMES = (
+    "enqueue",
+    "take",
+    "ack",
+    "fail",
+    "extend",
+    "release",
+    "requeue",
+    "purge",
+    "postpone",
+    "cancel",
+    "unique",
+    "periodic",
+)
 #: Helpers every script gets (argument checks; no keys).
 ALWAYS = ("args",)
 

@@ -9,7 +9,9 @@ scripts with it. Add a state here and the scripts, the API schema and the in-mem
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 from abc import abstractmethod
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
@@ -17,6 +19,7 @@ from enum import Enum
 from typing import Any
 
 from .deadletter import DeadLetter, ErrorInfo
+from .errors import CancelRefused, UniqueKeyConflict
 from .interface import Delivery, TaskQueue
 from .memory import MemoryQueue
 from .ratelimit import Limiter
@@ -32,6 +35,7 @@ class Status(str, Enum):
     SUCCEEDED = "succeeded"  # done; its result is kept for a while
     RETRYING = "retrying"  # failed, waits for its next attempt (backoff)
     DEAD = "dead"  # failed for good: in the dead-letter queue
+    CANCELLED = "cancelled"  # taken back while it waited (`cancel`); it will not run
 
     def __str__(self) -> str:
         return self.value
@@ -39,6 +43,23 @@ class Status(str, Enum):
 
 #: Every state's value, for checking what is read back.
 STATES = frozenset(status.value for status in Status)
+#: States a task never leaves: what `InspectableQueue.wait` waits for.
+FINAL = frozenset({Status.SUCCEEDED.value, Status.DEAD.value, Status.CANCELLED.value})
+#: States of a task that may still run: waiting (pending or scheduled) or in flight.
+ACTIVE = frozenset(
+    {Status.QUEUED.value, Status.SCHEDULED.value, Status.RETRYING.value, Status.RUNNING.value}
+)
+#: States `cancel` takes a task from: waiting, not yet taken.
+CANCELLABLE = frozenset({Status.QUEUED.value, Status.SCHEDULED.value, Status.RETRYING.value})
+
+
+def check_wait(timeout: object) -> float:
+    """A wait in seconds: a finite number >= 0 (`ValueError` otherwise)."""
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise ValueError(f"timeout must be a number of seconds, not {timeout!r}")
+    if not 0 <= timeout < math.inf:
+        raise ValueError(f"timeout must be a finite number >= 0, not {timeout!r}")
+    return float(timeout)
 
 
 @dataclass(frozen=True)
@@ -55,6 +76,11 @@ class TaskInfo:
     #: Set when a stored part (body, error, result) could not be read; that part is None.
     problem: str | None = None
 
+    @property
+    def final(self) -> bool:
+        """Has the task reached a state it never leaves (succeeded, dead, cancelled)?"""
+        return self.state in FINAL
+
 
 class InspectableQueue(TaskQueue):
     """A queue that can also say what became of each task: what the HTTP API needs.
@@ -70,6 +96,37 @@ class InspectableQueue(TaskQueue):
     def stats(self) -> dict[str, int]:
         """How many tasks are ``pending``, ``scheduled``, ``in_flight``, ``dead`` and ``done``
         now, and ``total_<event>`` counts since the queue was created."""
+
+    @abstractmethod
+    def put_unique(
+        self,
+        task: Task,
+        key: str,
+        fingerprint: str,
+        *,
+        delay: float = 0.0,
+        hold: float = 0.0,
+        timeout: float | None = None,
+    ) -> str:
+        """Put ``task`` unless unique key ``key`` is held (see `taskq_lib.unique`); return the
+        id of the task that holds the key: ``task.id`` if it was put, else the earlier task's.
+        `UniqueKeyConflict` if the holder was made with another ``fingerprint``. ``hold``:
+        seconds the key stays held at least (it is also held while its task waits or runs);
+        ``timeout``: as for `put`.
+        Use `Registry.enqueue` with ``unique_key``, which checks the key and computes the rest.
+        """
+
+    @abstractmethod
+    def cancel(self, task_id: str) -> TaskInfo:
+        """Take back a waiting task (pending or scheduled): it will not run, and its status
+        becomes ``cancelled``. Returns what the queue then knows of it. `CancelRefused` (with
+        its state) for a running or finished task; `KeyError` for an unknown id."""
+
+    @abstractmethod
+    def wait(self, task_id: str, timeout: float) -> TaskInfo | None:
+        """Wait up to ``timeout`` seconds for the task to reach a final state (succeeded,
+        dead, cancelled), without polling; return what is known then (``info.final`` says
+        whether it finished), or None for an unknown id."""
 
 
 @dataclass
@@ -104,6 +161,11 @@ class TrackedQueue(InspectableQueue):
         self._succeeded: OrderedDict[str, None] = OrderedDict()  # oldest first, for forgetting
         self._totals: Counter[str] = Counter()
         self._lock = threading.Lock()
+        #: Notified whenever a task reaches a final state: what `wait` sleeps on.
+        self._finished = threading.Condition(self._lock)
+        #: Unique key -> (holder id, fingerprint, held until); checked and set with the put.
+        self._uniques: dict[str, tuple[str, str, float]] = {}
+        self._unique_lock = threading.Lock()
 
     def _now(self) -> float:
         return self.inner.clock.now()
@@ -118,6 +180,8 @@ class TrackedQueue(InspectableQueue):
             setattr(record, name, value)
         self._records[task.id] = record
         self._succeeded.pop(task.id, None)
+        if state.value in FINAL:
+            self._finished.notify_all()
         if state is Status.SUCCEEDED:
             self._succeeded[task.id] = None
             while len(self._succeeded) > self.keep:
@@ -142,12 +206,22 @@ class TrackedQueue(InspectableQueue):
             self._totals["enqueued"] += 1
 
     def get(self, timeout: float | None = None) -> Delivery | None:
-        delivery = self.inner.get(timeout)
-        if delivery is not None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            delivery = self.inner.get(timeout)
+            if delivery is None:
+                return None
             task = delivery.task
             with self._lock:
-                self._set(task, Status.RUNNING, task.attempts)
-        return delivery
+                record = self._records.get(task.id)
+                if record is None or record.state is not Status.CANCELLED:
+                    self._set(task, Status.RUNNING, task.attempts)
+                    return delivery
+            # Cancelled while it waited: the in-memory queues cannot take a task out of their
+            # middle, so a cancelled task stays in them as a tombstone, dropped here.
+            self.inner.ack(delivery)
+            if deadline is not None:
+                timeout = max(0.0, deadline - time.monotonic())
 
     def ack(self, delivery: Delivery, result: Any = None) -> None:
         self.inner.ack(delivery, result)
@@ -201,21 +275,69 @@ class TrackedQueue(InspectableQueue):
                     del self._records[letter.id]
             return self.inner.purge_dead()
 
+    def put_unique(
+        self,
+        task: Task,
+        key: str,
+        fingerprint: str,
+        *,
+        delay: float = 0.0,
+        hold: float = 0.0,
+        timeout: float | None = None,
+    ) -> str:
+        with self._unique_lock:  # the check and the put as one step
+            now = self._now()
+            held = self._uniques.get(key)
+            if held is not None:
+                holder, held_fingerprint, until = held
+                with self._lock:
+                    record = self._records.get(holder)
+                    active = record is not None and record.state.value in ACTIVE
+                if until > now or active:
+                    if held_fingerprint != fingerprint:
+                        raise UniqueKeyConflict(key, holder)
+                    return holder
+            self.put(task, delay=delay, timeout=timeout)
+            self._uniques[key] = (task.id, fingerprint, now + hold)
+            return task.id
+
+    def cancel(self, task_id: str) -> TaskInfo:
+        with self._lock:
+            record = self._records.get(task_id)
+            if record is None:
+                raise KeyError(task_id)
+            if record.state.value not in CANCELLABLE:
+                raise CancelRefused(task_id, record.state.value)
+            self._set(record.task, Status.CANCELLED, record.attempts)
+            self._totals["cancelled"] += 1
+            return self._info(task_id, self._records[task_id])
+
+    def wait(self, task_id: str, timeout: float) -> TaskInfo | None:
+        timeout = check_wait(timeout)
+        with self._finished:
+            self._finished.wait_for(
+                lambda: (r := self._records.get(task_id)) is None or r.state.value in FINAL,
+                timeout,
+            )
+            record = self._records.get(task_id)
+            return None if record is None else self._info(task_id, record)
+
     def info(self, task_id: str) -> TaskInfo | None:
         """What became of a task; None if it is unknown (or was forgotten)."""
         with self._lock:
             record = self._records.get(task_id)
-            if record is None:
-                return None
-            return TaskInfo(
-                id=task_id,
-                state=record.state.value,
-                attempts=record.attempts,
-                task=record.task,
-                last_error=record.last_error,
-                result=record.result,
-                updated_at=record.updated_at,
-            )
+            return None if record is None else self._info(task_id, record)
+
+    def _info(self, task_id: str, record: _Record) -> TaskInfo:
+        return TaskInfo(
+            id=task_id,
+            state=record.state.value,
+            attempts=record.attempts,
+            task=record.task,
+            last_error=record.last_error,
+            result=record.result,
+            updated_at=record.updated_at,
+        )
 
     def stats(self) -> dict[str, int]:
         """Counts per state now, and totals since the queue was made (like `RedisQueue`)."""

@@ -111,3 +111,34 @@ def inspectable_queue(request: pytest.FixtureRequest) -> Iterator[InspectableQue
     for queue in _backend(request):
         assert isinstance(queue, InspectableQueue)
         yield queue
+
+
+@pytest.fixture
+def cli_queue(real_redis_url: str) -> Iterator[RedisQueue]:
+    """A queue on the real server, for tests of the ``taskq`` command (see ``run``)."""
+    client = redis.Redis.from_url(real_redis_url)
+    queue = RedisQueue(f"cli-{uuid.uuid4().hex[:8]}", client)
+    yield queue
+    queue.close()
+    queue.delete()
+    client.close()
+
+
+@pytest.fixture
+def run(
+    cli_queue: RedisQueue,
+    real_redis_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Callable[..., tuple[int, str, str]]:
+    """Run ``taskq ARGS --queue <cli_queue>`` on the real server; (code, out, err)."""
+    from taskq_lib.cli import main
+
+    monkeypatch.setenv("TASKQ_REDIS_URL", real_redis_url)
+
+    def taskq(*args: str) -> tuple[int, str, str]:
+        code = main([*args, "--queue", cli_queue.name])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return taskq

@@ -464,6 +464,7 @@ def test_the_openapi_schema_describes_every_route_and_error() -> None:
         ("POST", "/tasks"),
         ("POST", "/queue/{task_type}"),
         ("GET", "/tasks/{task_id}"),
+        ("DELETE", "/tasks/{task_id}"),
         ("GET", "/queue/length"),
         ("GET", "/stats"),
         ("GET", "/dlq"),
@@ -472,7 +473,8 @@ def test_the_openapi_schema_describes_every_route_and_error() -> None:
         ("GET", "/healthz"),
     }
     post = operations[("POST", "/tasks")]
-    assert {"202", "400", "401", "413", "415", "422", "503"} <= set(post["responses"])
+    assert {"202", "400", "401", "409", "413", "415", "422", "503"} <= set(post["responses"])
+    assert operations[("DELETE", "/tasks/{task_id}")]["security"] == [{"HTTPBearer": []}]
     assert post["security"] == [{"HTTPBearer": []}]
     assert operations[("GET", "/tasks/{task_id}")]["security"] == [{"HTTPBearer": []}]
     assert operations[("GET", "/dlq")]["security"] == [{"HTTPBearer": []}]
@@ -489,6 +491,7 @@ def test_the_openapi_schema_describes_every_route_and_error() -> None:
         "succeeded",
         "retrying",
         "dead",
+        "cancelled",
     }
 
 
@@ -639,7 +642,7 @@ def test_fuzzing_every_route_of_the_schema_finds_no_5xx(backend: str) -> None:
     [
         ("/dlq", "GET, DELETE, OPTIONS"),
         ("/tasks", "POST, OPTIONS"),
-        ("/tasks/some-id", "GET, OPTIONS"),
+        ("/tasks/some-id", "GET, DELETE, OPTIONS"),
         ("/queue/length", "GET, OPTIONS"),
         ("/queue/email", "POST, OPTIONS"),
         ("/dlq/some-id/requeue", "POST, OPTIONS"),
@@ -662,7 +665,9 @@ def test_queue_length_is_never_taken_for_a_task_type() -> None:
     assert (answer.status_code, answer.headers["allow"]) == (405, "GET, OPTIONS")
     assert len(queue) == 0 and client.get("/queue/length").json() == {"length": 0}
     schema = client.get("/openapi.json").json()
-    [param] = schema["paths"]["/queue/{task_type}"]["post"]["parameters"]
+    [param] = [
+        p for p in schema["paths"]["/queue/{task_type}"]["post"]["parameters"] if p["in"] == "path"
+    ]
     assert param["schema"]["not"] == {"const": "length"}  # and the schema says so
 
 
@@ -670,7 +675,9 @@ def test_what_the_schema_declares_about_a_task_type_is_what_the_api_enforces() -
     client = TestClient(create_app(TrackedQueue(MemoryQueue()), make_registry()))
     schema = client.get("/openapi.json").json()
     declared = schema["components"]["schemas"]["TaskRequest"]["properties"]["type"]["pattern"]
-    [param] = schema["paths"]["/queue/{task_type}"]["post"]["parameters"]
+    [param] = [
+        p for p in schema["paths"]["/queue/{task_type}"]["post"]["parameters"] if p["in"] == "path"
+    ]
     assert param["schema"]["pattern"] == declared
     for name in ["email", "x" * 129, "bad type", "1st", "a:b.c-d_e", "é"]:
         schema_valid = re.search(declared, name) is not None

@@ -9,6 +9,7 @@ from ..events import EventLog
 from ..registry import Registry
 from ..status import InspectableQueue
 from ..task import DEFAULT_MAX_BYTES
+from ..unique import IDEMPOTENCY_RETENTION, check_unique_for
 from . import errors
 from .allow import AllowedMethods
 from .body_guard import BodyGuard
@@ -30,6 +31,7 @@ def create_app(
     put_timeout: float = 0.1,
     retry_after: int = 1,
     events: EventLog | None = None,
+    idempotency_retention: float = IDEMPOTENCY_RETENTION,
 ) -> FastAPI:
     """Build the HTTP API over ``queue``, accepting the task types ``registry`` knows.
 
@@ -44,6 +46,8 @@ def create_app(
         put_timeout: seconds an enqueue waits for room in a full queue before 503.
         retry_after: seconds a client is told to wait after a 503 (``Retry-After``).
         events: where to record an ``enqueued`` event per accepted task, if given.
+        idempotency_retention: seconds an ``Idempotency-Key`` is remembered at least (24 h by
+            default; also as long as its task waits or runs).
     """
     if not isinstance(queue, InspectableQueue):
         raise TypeError(
@@ -55,6 +59,7 @@ def create_app(
         raise ValueError("token must not be empty (use None for no token)")
     if max_body_bytes < 1 or max_task_bytes < 1 or retry_after < 0:
         raise ValueError("need max_body_bytes >= 1, max_task_bytes >= 1 and retry_after >= 0")
+    check_unique_for(idempotency_retention)
 
     app = FastAPI(
         title="taskq",
@@ -64,7 +69,14 @@ def create_app(
     app.state.queue = queue
     app.state.registry = registry
     app.state.taskq = Settings(
-        queue, registry, token, max_task_bytes, put_timeout, retry_after, events
+        queue,
+        registry,
+        token,
+        max_task_bytes,
+        put_timeout,
+        retry_after,
+        events,
+        idempotency_retention,
     )
     app.add_middleware(BodyGuard, max_bytes=max_body_bytes)
     app.add_middleware(AllowedMethods)  # added last, so it runs first: OPTIONS has no body

@@ -17,6 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from ..events import EventLog
 from ..registry import Registry
 from ..status import InspectableQueue
+from ..unique import IDEMPOTENCY_RETENTION
 from .errors import ApiError, documented
 
 log = logging.getLogger("taskq.api")
@@ -33,6 +34,8 @@ class Settings:
     put_timeout: float
     retry_after: int
     events: EventLog | None
+    #: Seconds an ``Idempotency-Key`` stays held (see `taskq_lib.unique`).
+    idempotency_for: float = IDEMPOTENCY_RETENTION
 
     @property
     def busy(self) -> dict[str, str]:

@@ -29,6 +29,8 @@ MEANING = {
     404: "No such task.",
     405: "This path does not take this method (``POST /queue/length``, say); Allow lists those "
     "it takes.",
+    409: "Conflict: the Idempotency-Key was used for a different request, or the task runs "
+    "or has finished and cannot be cancelled (its status is given).",
     413: "The body is larger than the limit.",
     415: "The body is not JSON (Content-Type must be application/json).",
     422: "A field or parameter is missing or of the wrong type, or the task type is unknown.",

@@ -78,6 +78,10 @@ class ErrorBody(BaseModel):
     error: str = Field(description="What is wrong, in one sentence.")
     details: list[ErrorDetail] | None = Field(None, description="Each invalid field.")
     known_types: list[str] | None = Field(None, description="For an unknown task type.")
+    task_id: str | None = Field(
+        None, description="For a 409 Idempotency-Key conflict: the task that holds the key."
+    )
+    state: str | None = Field(None, description="For a 409 on cancel: the task's status.")
 
 
 class ErrorInfoModel(BaseModel):

@@ -1,5 +1,5 @@
 --- keys: dead errors counters
---- include: lease state
+--- include: lease state finished
 -- Move a task to the dead-letter queue with the error that killed it.
 local function bury(id, now, error_json)
   release_lease(id)
@@ -11,4 +11,5 @@ local function bury(id, now, error_json)
   redis.call('HSET', ERRORS, id, error_json)
   set_state(id, STATUS.DEAD, now)
   redis.call('HINCRBY', COUNTERS, 'dead', 1)
+  announce({id})
 end
