@@ -26,7 +26,7 @@ class Part:
 
 # name       type  what it holds
 _TABLE = """
-pending      list  ids that may run now, oldest first
+pending      zset  tasks that may run now: member <16-digit line number><id>, score -priority
 scheduled    zset  id -> due time (ms): delayed tasks and retries
 bodies       hash  id -> task JSON, as enqueued (never rewritten)
 state        hash  id -> "status:ms", e.g. "queued:1700000000000"
@@ -39,6 +39,7 @@ done         zset  id -> time of success (ms), kept for the retention time
 attempts     hash  id -> attempts so far (deliveries to a worker)
 errors       hash  id -> last error JSON
 results      hash  id -> result JSON
+places       hash  id -> "score member": the task's place on pending, kept while it lives
 """
 PARTS = tuple(Part(*line.split(maxsplit=2)) for line in _TABLE.strip().splitlines())
 #: Each part by name.
@@ -79,3 +80,4 @@ class QueueKeys:
     attempts: str
     errors: str
     results: str
+    places: str

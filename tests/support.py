@@ -135,3 +135,8 @@ class Flaky:
         if mode == "reply-lost":
             raise redis.TimeoutError("timed out reading the reply")
         return self.real(*args, **options)  # "retried": the client ran it a second time
+
+
+def push_pending(queue: RedisQueue, task_id: str, priority: int = 0) -> None:
+    """Put an id on a queue's pending set by hand, as another client could (no places entry)."""
+    queue.client.zadd(queue.keys.pending, {f"{0:016d}{task_id}": -priority})
