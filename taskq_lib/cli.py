@@ -41,7 +41,14 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from . import __version__
-from .connection import REDIS_URL_ENV, get_redis, redact
+from .connection import (
+    CLUSTER_SCHEMES,
+    REDIS_URL_ENV,
+    SENTINEL_SCHEMES,
+    Client,
+    get_redis,
+    redact,
+)
 from .connection import redis_url as env_redis_url
 from .errors import DecodeError, InvalidTask
 from .events import LoggedEvents
@@ -347,7 +354,7 @@ def _url(args: argparse.Namespace) -> str | None:
     return url
 
 
-def _client(args: argparse.Namespace) -> tuple[redis.Redis, str]:
+def _client(args: argparse.Namespace) -> tuple[Client, str]:
     """A client of the configured Redis server, and its password-free URL, or a UsageError."""
     url = _url(args)
     if not url:
@@ -377,8 +384,13 @@ def _url_problem(url: str) -> str | None:
     words its errors about others with pieces of the URL, which may be the password.
     """
     scheme, sep, rest = url.partition("://")
+    if scheme in (*CLUSTER_SCHEMES, *SENTINEL_SCHEMES):
+        return None  # checked by connect, whose errors never hold the password
     if not sep or scheme not in ("redis", "rediss", "unix"):
-        return "it must start with redis://, rediss:// or unix://"
+        return (
+            "it must start with redis://, rediss://, unix://, redis+cluster:// or "
+            "redis+sentinel://"
+        )
     userinfo, at, _ = rest.rpartition("@")
     if at and any(char in userinfo for char in "/?#"):
         return "a user name or password holding '/', '?' or '#' must be percent-encoded"
@@ -397,7 +409,7 @@ def _url_problem(url: str) -> str | None:
     return None
 
 
-def _queue(name: str, client: redis.Redis, **options: Any) -> RedisQueue:
+def _queue(name: str, client: Client, **options: Any) -> RedisQueue:
     try:
         return RedisQueue(name, client, **options)
     except ValueError as exc:

@@ -37,6 +37,7 @@ import redis
 from redis.cluster import RedisCluster
 
 from .clock import SYSTEM_CLOCK, Clock
+from .connection import Client
 from .deadletter import DeadLetter, ErrorInfo
 from .errors import DecodeError, InvalidTask, QueueClosed
 from .interface import Delivery, check_put
@@ -94,7 +95,7 @@ class RedisQueue(InspectableQueue):
     def __init__(
         self,
         name: str,
-        client: redis.Redis,
+        client: Client,
         *,
         lease: float = 30.0,
         prefetch: int = 1,
@@ -262,6 +263,10 @@ class RedisQueue(InspectableQueue):
         runs one chunk while the next is encoded here. EVAL, not EVALSHA: a server that lost
         its script cache (a restart) still works, and the source is small beside a chunk."""
         script, keys = self._scripts["enqueue"].script, self._keys["enqueue"]
+        if isinstance(self.client, RedisCluster):  # no single connection to stream on
+            raise TypeError(
+                "chunks are streamed on one server only; put_many sends them one by one"
+            )
         pool = self.client.connection_pool
         conn: Any = pool.get_connection()  # redis-py leaves Connection's methods untyped
         try:
