@@ -388,8 +388,7 @@ def _url_problem(url: str) -> str | None:
         return None  # checked by connect, whose errors never hold the password
     if not sep or scheme not in ("redis", "rediss", "unix"):
         return (
-            "it must start with redis://, rediss://, unix://, redis+cluster:// or "
-            "redis+sentinel://"
+            "it must start with redis://, rediss://, unix://, redis+cluster:// or redis+sentinel://"
         )
     userinfo, at, _ = rest.rpartition("@")
     if at and any(char in userinfo for char in "/?#"):
