@@ -2,7 +2,7 @@
 
 ::
 
-    taskq worker  --app MODULE:REGISTRY [--queue NAME] [--concurrency N]
+    taskq worker  --app MODULE:REGISTRY [--queue NAME ...| --queues N=W,...] [--concurrency N]
     taskq serve   --app MODULE:REGISTRY [--host H] [--port P] [--workers N]
     taskq enqueue [--queue NAME] TYPE JSON [--delay S] [--priority P]
     taskq info    [--queue NAME] [--json]
@@ -52,9 +52,11 @@ from .connection import (
 from .connection import redis_url as env_redis_url
 from .errors import DecodeError, InvalidTask
 from .events import LoggedEvents
+from .interface import TaskQueue
 from .limits import MAX_DELAY
 from .logtext import oneline
 from .memory import MemoryQueue
+from .multi_queue import MultiQueue, parse_weights
 from .redis_queue import RedisQueue
 from .registry import Registry, submit
 from .status import InspectableQueue, TrackedQueue
@@ -131,6 +133,13 @@ _lease = _seconds_between(
 _delay = _seconds_between(0.0, MAX_DELAY)
 
 
+def _weights(text: str) -> list[tuple[str, int]]:
+    try:
+        return parse_weights(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _port(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 65535:
@@ -153,7 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get(LOG_LEVEL_ENV, "INFO").upper(),
         help=f"how much to log (default: ${LOG_LEVEL_ENV} or INFO)",
     )
-    common.add_argument("--queue", default="default", metavar="NAME", help="the queue's name")
+    one_queue = argparse.ArgumentParser(add_help=False, parents=[common])
+    one_queue.add_argument("--queue", default="default", metavar="NAME", help="the queue's name")
     app_spec = argparse.ArgumentParser(add_help=False)
     app_spec.add_argument(
         "--app",
@@ -199,11 +209,23 @@ def build_parser() -> argparse.ArgumentParser:
     ]
     for flag, parse, default, text in options:
         worker.add_argument(flag, type=parse, default=default, help=text)
+    worker.add_argument(
+        "--queue",
+        action="append",
+        metavar="NAME",
+        help="a queue to work (default: default); several, highest first: strict order",
+    )
+    worker.add_argument(
+        "--queues",
+        type=_weights,
+        metavar="NAME=W,...",
+        help="several queues shared by weight, e.g. high=6,default=3,low=1",
+    )
     worker.set_defaults(run=run_worker)
 
     serve = commands.add_parser(
         "serve",
-        parents=[common, app_spec],
+        parents=[one_queue, app_spec],
         help="serve the HTTP API, optionally with in-process workers",
         description=f"Serve the HTTP API. Writes and task reads need a bearer token if "
         f"${TOKEN_ENV} is set. Without Redis, tasks are kept in memory and --workers is required.",
@@ -227,7 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-access-log", action="store_true", help="no log line per request")
     serve.set_defaults(run=run_serve)
 
-    enqueue = commands.add_parser("enqueue", parents=[common], help="add a task and print its id")
+    enqueue = commands.add_parser(
+        "enqueue", parents=[one_queue], help="add a task and print its id"
+    )
     enqueue.add_argument("type", help="the task type")
     enqueue.add_argument("payload", metavar="JSON", help="the payload, a JSON object")
     enqueue.add_argument(
@@ -243,23 +267,25 @@ def build_parser() -> argparse.ArgumentParser:
     enqueue.set_defaults(run=run_enqueue)
 
     info = commands.add_parser(
-        "info", parents=[common], help="print pending, scheduled, in-flight, dead and done counts"
+        "info",
+        parents=[one_queue],
+        help="print pending, scheduled, in-flight, dead and done counts",
     )
     info.add_argument("--json", action="store_true", help="print JSON")
     info.set_defaults(run=run_info)
 
     dlq = commands.add_parser("dlq", help="list, requeue or purge dead tasks")
     actions = dlq.add_subparsers(dest="action", required=True, metavar="ACTION")
-    listing = actions.add_parser("list", parents=[common], help="list dead tasks, oldest first")
+    listing = actions.add_parser("list", parents=[one_queue], help="list dead tasks, oldest first")
     listing.add_argument("--limit", type=_count, default=100, help="at most this many")
     listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(run=run_dlq_list)
-    requeue = actions.add_parser("requeue", parents=[common], help="run dead tasks again")
+    requeue = actions.add_parser("requeue", parents=[one_queue], help="run dead tasks again")
     which = requeue.add_mutually_exclusive_group(required=True)
     which.add_argument("task_id", nargs="?", metavar="ID", help="the dead task's id")
     which.add_argument("--all", action="store_true", help="every dead task")
     requeue.set_defaults(run=run_dlq_requeue)
-    purge = actions.add_parser("purge", parents=[common], help="forget every dead task")
+    purge = actions.add_parser("purge", parents=[one_queue], help="forget every dead task")
     purge.set_defaults(run=run_dlq_purge)
     return parser
 
@@ -437,22 +463,33 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[list[str]]:
 def run_worker(args: argparse.Namespace) -> int:
     """Run workers until SIGTERM or SIGINT; then let tasks in hand finish and give back the rest."""
     registry = load_registry(args.app)
+    if args.queue and args.queues:
+        raise UsageError("give --queue (strict order) or --queues (weights), not both")
+    pairs = args.queues or [(name, 1) for name in args.queue or ["default"]]
+    if len({name for name, _ in pairs}) != len(pairs):
+        raise UsageError("a queue is named twice")
     client, where = _client(args)
-    queue = _queue(
-        args.queue,
-        client,
-        lease=args.lease,
-        prefetch=args.prefetch,
-        ack_batch=args.prefetch,
-        reaper_period=args.reaper_period,
-    )
+    queues = [
+        _queue(
+            name,
+            client,
+            lease=args.lease,
+            prefetch=args.prefetch,
+            ack_batch=args.prefetch,
+            reaper_period=args.reaper_period,
+        )
+        for name, _ in pairs
+    ]
+    queue: TaskQueue = queues[0]
+    if len(queues) > 1:
+        queue = MultiQueue(queues, [w for _, w in pairs] if args.queues else None)
     pool = WorkerPool(queue, registry, concurrency=args.concurrency, events=LoggedEvents())
     stop = threading.Event()
     with _stop_on_signals(stop) as received:
         pool.start()
         log.info(
             "worker started: queue %r on %s, %d threads, task types %s",
-            queue.name,
+            ",".join(f"{n}={w}" for n, w in pairs) if args.queues else queue.name,
             where,
             args.concurrency,
             ", ".join(registry.types()) or "(none)",
