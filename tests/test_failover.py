@@ -5,18 +5,23 @@ lose: tasks acknowledged to the producer just before the kill, never after it.""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import pytest
+import redis
 from redis.cluster import RedisCluster
-from support import LocalCluster
+from support import LocalCluster, RedisServer, free_port
 
 from taskq_lib import Registry, Task, WorkerPool
-from taskq_lib.connection import connect
+from taskq_lib.connection import connect, describe
 from taskq_lib.redis_queue import RedisQueue
 
-pytestmark = [pytest.mark.real_redis, pytest.mark.slow]
+pytestmark = pytest.mark.real_redis
 TOTAL = 600
 
 
@@ -34,6 +39,7 @@ def put_until_accepted(queue: RedisQueue, task: Task, deadline: float) -> None:
             wait = min(wait * 2, 0.5)
 
 
+@pytest.mark.slow
 def test_killing_the_master_of_a_busy_queue_loses_only_unreplicated_writes() -> None:
     with LocalCluster(masters=3, replicas=1) as cluster:
         client = connect(cluster.url, socket_timeout=2, socket_connect_timeout=1)
@@ -80,3 +86,72 @@ def test_killing_the_master_of_a_busy_queue_loses_only_unreplicated_writes() -> 
             pool.stop(timeout=10)
             queue.close()
             client.close()
+
+
+def test_a_sentinel_url_reaches_the_master_it_names() -> None:
+    """``redis+sentinel://host:port/service/db``: the queue works on the master the Sentinel
+    names (started here as ``redis-server --sentinel``, which is what ``redis-sentinel`` is)."""
+    with RedisServer() as master:
+        port = free_port()
+        with tempfile.TemporaryDirectory(prefix="taskq-sentinel-") as folder:
+            config = Path(folder) / "sentinel.conf"
+            config.write_text(
+                f"port {port}\nbind 127.0.0.1\ndir {folder}\n"
+                f"sentinel monitor svc 127.0.0.1 {master.port} 1\n"
+            )
+            binary = shutil.which("redis-server")
+            assert binary is not None
+            with subprocess.Popen(
+                [binary, str(config), "--sentinel"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            ) as sentinel:
+                try:
+                    url = f"redis+sentinel://127.0.0.1:{port}/svc/0"
+                    client = connect_when_up(url)
+                    assert "found through Sentinel" in describe(client)
+                    queue = RedisQueue("via-sentinel", client)
+                    queue.put(Task("t", {"x": 1}, priority=3))
+                    delivery = queue.get(timeout=2)
+                    assert delivery is not None and delivery.task.payload == {"x": 1}
+                    queue.ack(delivery)
+                    direct = redis.Redis(port=master.port)
+                    assert direct.zcard(queue.keys.done) == 1  # it was the master's data
+                    direct.close()
+                    queue.delete()
+                    client.close()
+                finally:
+                    sentinel.terminate()
+                    sentinel.wait(timeout=10)
+
+
+def connect_when_up(url: str, timeout: float = 10.0) -> redis.Redis:
+    """Connect through a Sentinel that has just started (it answers within milliseconds)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client = connect(url, socket_timeout=1)
+            client.ping()
+            assert isinstance(client, redis.Redis)
+            return client
+        except redis.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)  # the server is starting: poll its port, as RedisServer.start does
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("redis+sentinel://127.0.0.1:26379", "names the service"),
+        ("redis+sentinel://127.0.0.1:26379/svc/x", "must be a number"),
+        ("redis+cluster://127.0.0.1", "host:port"),
+        ("redis+cluster://user:s3cret@127.0.0.1:99999", "host:port"),
+    ],
+)
+def test_bad_cluster_and_sentinel_urls_are_refused_without_the_password(
+    url: str, says: str
+) -> None:
+    with pytest.raises(ValueError, match=says) as error:
+        connect(url)
+    assert "s3cret" not in str(error.value)
