@@ -28,8 +28,10 @@ from .redis_queue import RedisQueue
 from .task import Task
 
 #: Longest local wait between two rounds of asking every queue, when the queues cannot be
-#: waited on together (queues in memory, or on several slots of a Redis Cluster).
-POLL = 0.05
+#: waited on together (queues in memory, or on several slots of a Redis Cluster, where one
+#: BLPOP cannot watch keys of different slots). An idle consumer then asks each queue 10 times
+#: a second: a task waits at most this long more, and idle workers cost a little Redis time.
+POLL = 0.1
 
 
 def parse_weights(text: str) -> list[tuple[str, int]]:
