@@ -24,7 +24,7 @@ from redis.cluster import RedisCluster
 from .deadletter import DeadLetter, ErrorInfo
 from .errors import QueueClosed
 from .interface import Delivery, TaskQueue
-from .redis_queue import RedisQueue
+from .redis_queue import LOCAL_WAIT, RedisQueue
 from .task import Task
 
 #: Longest local wait between two rounds of asking every queue, when the queues cannot be
@@ -130,12 +130,24 @@ class MultiQueue(TaskQueue):
 
     def _wait(self, remaining: float) -> None:
         """Wait for a nudge from any queue (one BLPOP on all of them when one Redis server
-        holds them all), or a short local wait otherwise."""
-        if self._blocking is not None:
+        holds them all), or a short local wait otherwise; never past the moment a delayed
+        task or an expiring lease of a Redis queue is due."""
+        due = [q.next_ms for q in self.queues if isinstance(q, RedisQueue) and q.next_ms >= 0]
+        if due:
+            remaining = min(remaining, max(0.0, min(due) / 1000 - self._now()))
+        if self._blocking is not None and remaining > LOCAL_WAIT:
             client, keys, longest = self._blocking
-            client.blpop(keys, timeout=max(0.01, min(remaining, longest)))
+            # Redis returns from BLPOP up to ~100 ms late: ask it for a little less.
+            client.blpop(keys, timeout=max(0.01, min(remaining - 0.15, longest)))
         else:
             self._wake.wait(min(remaining, POLL))
+
+    def _now(self) -> float:
+        """Now, in seconds, by the clock of the Redis queues (the first one's)."""
+        for queue in self.queues:
+            if isinstance(queue, RedisQueue):
+                return queue.clock.now()
+        return time.time()
 
     def _pop_owner(self, delivery: Delivery) -> TaskQueue:
         with self._lock:

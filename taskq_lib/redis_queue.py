@@ -138,6 +138,8 @@ class RedisQueue(InspectableQueue):
         #: Starts every delivery token this consumer gets, so one can tell who holds a task.
         self.consumer = consumer or f"{socket.gethostname()}:{os.getpid()}"
         self.lost_leases = 0  # acks and fails refused because the lease had moved on
+        #: When the last take said something is next due (ms; -1: nothing), see `_take`.
+        self.next_ms = -1
         self._scripts = load(client)
         #: The keys each script gets, in the order its header names them.
         self._keys = {name: self.keys.of(assemble(name).keys) for name in self._scripts}
@@ -295,6 +297,7 @@ class RedisQueue(InspectableQueue):
                 raise QueueClosed(f"queue {self.name!r} is closed")
             self._wake.clear()
             deliveries, next_ms = self._take(self.prefetch)
+            self.next_ms = next_ms  # for a MultiQueue planning its wait over several queues
             if deliveries:
                 with self._lock:
                     self._buffer.extend(deliveries[1:])

@@ -171,3 +171,15 @@ def test_the_worker_command_refuses_bad_queue_options(capsys: pytest.CaptureFixt
     assert "not both" in capsys.readouterr().err
     assert main([*head, "--queue", "a", "--queue", "a"]) == 2
     assert "twice" in capsys.readouterr().err
+
+
+def test_a_delayed_task_of_any_queue_is_taken_once_due(make: Callable[[str], TaskQueue]) -> None:
+    first, second = make("first"), make("second")
+    task = Task("t", {"queue": second.name})
+    second.put(task, delay=0.2)
+    multi = MultiQueue([first, second])
+    assert multi.get(timeout=0.05) is None  # not due yet
+    delivery = multi.get(timeout=5)
+    assert delivery is not None and delivery.task.id == task.id
+    multi.ack(delivery)
+    multi.close()
