@@ -83,7 +83,11 @@ class RedisServer:
         self.args += ["--save", "", "--appendonly", "no", *extra]  # later arguments win
         self.proc: subprocess.Popen[bytes] | None = None
         if start:
-            self.start()
+            try:
+                self.start()
+            except BaseException:
+                self.stop()  # no process or folder left behind
+                raise
 
     @property
     def url(self) -> str:
@@ -108,6 +112,7 @@ class RedisServer:
                 time.sleep(0.02)
         finally:
             client.close()
+        self.kill()
         raise RuntimeError(f"redis-server did not start within {timeout} s")
 
     def kill(self) -> None:
