@@ -1,7 +1,7 @@
 """Failover on a real Redis Cluster with one replica per master: the master of a busy queue
-is SIGKILLed mid-run. Producers and workers ride through (errors, back off, carry on against
-the promoted replica), and what is lost is only what Redis's asynchronous replication can
-lose: tasks acknowledged to the producer just before the kill, never after it."""
+is SIGKILLed mid-run. The HTTP API and the workers ride through (503s and errors, back off,
+carry on against the promoted replica), and what is lost is only what Redis's asynchronous
+replication can lose: tasks acknowledged to the producer just before the kill, never after."""
 
 from __future__ import annotations
 
@@ -10,14 +10,17 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
 import redis
+from fastapi.testclient import TestClient
 from redis.cluster import RedisCluster
 from support import LocalCluster, RedisServer, free_port
 
 from taskq_lib import Registry, Task, WorkerPool
+from taskq_lib.api import create_app
 from taskq_lib.connection import connect, describe
 from taskq_lib.redis_queue import RedisQueue
 
@@ -25,18 +28,20 @@ pytestmark = pytest.mark.real_redis
 TOTAL = 600
 
 
-def put_until_accepted(queue: RedisQueue, task: Task, deadline: float) -> None:
-    """A producer's loop: retry a put that failed, with a short back-off, until the deadline."""
+def post_until_accepted(api: TestClient, i: int, deadline: float, answers: Counter[int]) -> str:
+    """An HTTP client's loop: POST the task, and on a 503 (Redis away) back off and try again
+    until the deadline. Returns the id of the task the API accepted (202)."""
     wait = 0.02
     while True:
-        try:
-            queue.put(task)
-            return
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(wait)  # a producer backing off, not a test waiting for a condition
-            wait = min(wait * 2, 0.5)
+        answer = api.post("/tasks", json={"type": "t", "payload": {"i": i}})
+        answers[answer.status_code] += 1
+        if answer.status_code == 202:
+            task_id: str = answer.json()["task_id"]
+            return task_id
+        assert answer.status_code == 503, answer.text  # nothing else, even mid-failover
+        assert time.monotonic() < deadline, "the API did not come back"
+        time.sleep(wait)  # a client backing off, not a test waiting for a condition
+        wait = min(wait * 2, 0.5)
 
 
 @pytest.mark.slow
@@ -48,6 +53,7 @@ def test_killing_the_master_of_a_busy_queue_loses_only_unreplicated_writes() -> 
         registry, done, lock = Registry(), set(), threading.Lock()
         finished = threading.Event()
         accepted: list[str] = []
+        answers: Counter[int] = Counter()  # the API's status codes, 503s during the failover
 
         @registry.task("t")
         def record(task: Task) -> None:
@@ -58,6 +64,7 @@ def test_killing_the_master_of_a_busy_queue_loses_only_unreplicated_writes() -> 
 
         pool = WorkerPool(queue, registry, concurrency=4, max_backoff=0.5)
         pool.start()
+        api = TestClient(create_app(queue, registry))  # producers go through the HTTP API
         try:
             deadline = time.monotonic() + 60
             killed_at = 0
@@ -66,10 +73,9 @@ def test_killing_the_master_of_a_busy_queue_loses_only_unreplicated_writes() -> 
                     master = cluster.master_of(queue.keys.pending)
                     master.kill()
                     killed_at = len(accepted)
-                task = Task("t", {"i": i})
-                put_until_accepted(queue, task, deadline)
+                task_id = post_until_accepted(api, i, deadline, answers)
                 with lock:
-                    accepted.append(task.id)
+                    accepted.append(task_id)
             with lock:
                 if len(done) >= TOTAL:
                     finished.set()
@@ -82,6 +88,7 @@ def test_killing_the_master_of_a_busy_queue_loses_only_unreplicated_writes() -> 
             assert set(lost) <= set(accepted[:killed_at])
             assert len(lost) <= 50, f"{len(lost)} acknowledged tasks lost"
             print(f"failover: {len(lost)} of {killed_at} tasks accepted before the kill lost")
+            print(f"failover: answers of the API: {dict(answers)}")
         finally:
             pool.stop(timeout=10)
             queue.close()
