@@ -5,6 +5,7 @@ queues of the cluster losing nothing when SIGKILLed."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -16,6 +17,7 @@ from redis.cluster import RedisCluster
 from test_e2e import TIMEOUT, Child
 
 from taskq_lib import Task
+from taskq_lib.cli import main
 from taskq_lib.connection import connect
 from taskq_lib.keys import QueueKeys
 from taskq_lib.multi_queue import MultiQueue
@@ -83,8 +85,10 @@ def test_a_sigkilled_worker_on_the_cluster_loses_nothing(
     per_queue = 40
     names = spread_names(cluster, f"kill-{os.getpid()}")
     queues = [RedisQueue(name, cluster) for name in names]
-    env = {**os.environ, "TASKQ_REDIS_URL": cluster_url, "PYTHONPATH": os.pathsep.join(sys.path)}
-    args = ["worker", "--app", APP, "--queues", ",".join(f"{n}=1" for n in names)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    env.pop("TASKQ_REDIS_URL", None)
+    args = ["worker", "--app", APP, "--redis-url", cluster_url]
+    args += ["--queues", ",".join(f"{n}=1" for n in names)]
     args += ["--lease", "1", "--reaper-period", "0.2", "--concurrency", "4"]
     first = second = None
     try:
@@ -115,3 +119,22 @@ def test_a_sigkilled_worker_on_the_cluster_loses_nothing(
                 child.proc.wait(timeout=TIMEOUT)
         for queue in queues:
             queue.delete()
+
+
+def test_the_cli_enqueues_by_priority_and_reports_on_the_cluster(
+    cluster: RedisCluster, cluster_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = f"cli-{os.getpid()}"
+    queue = RedisQueue(name, cluster)
+    try:
+        for who, priority in (("low", "0"), ("high", "7")):
+            args = ["enqueue", "email", f'{{"to": "{who}"}}', "--priority", priority]
+            assert main([*args, "--redis-url", cluster_url, "--queue", name]) == 0
+        assert main(["info", "--json", "--redis-url", cluster_url, "--queue", name]) == 0
+        out = capsys.readouterr().out.splitlines()
+        assert json.loads(out[-1])["pending"] == 2
+        first = queue.get(timeout=2)
+        assert first is not None and first.task.payload == {"to": "high"}
+    finally:
+        queue.close()
+        queue.delete()
