@@ -26,7 +26,7 @@ class Part:
 
 # name       type  what it holds
 _TABLE = """
-pending      zset  tasks that may run now: member <16-digit line number><id>, score -priority
+pending      zset  ids that may run now, after a 16-digit line number; score -priority
 scheduled    zset  id -> due time (ms): delayed tasks and retries
 bodies       hash  id -> task JSON, as enqueued (never rewritten)
 state        hash  id -> "status:ms", e.g. "queued:1700000000000"
@@ -39,7 +39,7 @@ done         zset  id -> time of success (ms), kept for the retention time
 attempts     hash  id -> attempts so far (deliveries to a worker)
 errors       hash  id -> last error JSON
 results      hash  id -> result JSON
-places       hash  id -> "score member": the task's place on pending, kept while it lives
+places       hash  id -> its score on pending, for tasks whose score is not 0 (a priority)
 """
 PARTS = tuple(Part(*line.split(maxsplit=2)) for line in _TABLE.strip().splitlines())
 #: Each part by name.

@@ -510,7 +510,7 @@ class RedisQueue(InspectableQueue):
         totals = {
             f"total_{_text(k)}": _read_int(v, f"counter {_text(k)!r}")
             for k, v in counters.items()
-            if _text(k) != "seq"  # the line-number counter of pending, not a total
+            if _text(k) not in ("seq", "front")  # pending's line numbers, not totals
         }
         return {**now, **totals}
 

@@ -160,7 +160,7 @@ class Flaky:
 
 def push_pending(queue: RedisQueue, task_id: str, priority: int = 0) -> None:
     """Put an id on a queue's pending set by hand, as another client could (no places entry)."""
-    queue.client.zadd(queue.keys.pending, {f"{0:016d}{task_id}": -priority})
+    queue.client.zadd(queue.keys.pending, {f"{10**15:016d}{task_id}": -priority})
 
 
 class LocalCluster:

@@ -1,13 +1,15 @@
 """Priority on the Redis queue, beyond the contract suite: delayed tasks, expired leases and
 released prefetch keep their priority; aging lets a low priority through; a dead task
-requeued goes to the back of its priority's line."""
+requeued goes to the back of its priority's line; the helper that removes a waiting task."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from importlib.resources import files
 
 from taskq_lib import ErrorInfo, ManualClock, Task
 from taskq_lib.redis_queue import RedisQueue
+from taskq_lib.scripts import assemble
 
 MakeQueue = Callable[..., RedisQueue]
 
@@ -89,3 +91,25 @@ def test_without_aging_a_stream_of_high_priorities_goes_first(
     clock.advance(3600)
     queue.put(Task("t", {"name": "new-1"}, priority=1))
     assert names(queue, 2) == ["new-1", "old-low"]
+
+
+def test_the_remove_pending_helper_takes_a_waiting_task_off_by_id(
+    make_redis_queue: MakeQueue,
+) -> None:
+    """``remove_pending`` (lua/includes/pending.lua), for scripts that cancel a waiting task."""
+    queue = make_redis_queue()
+    lua = assemble("take")  # a script that includes the pending helpers, with its header
+    body = (files("taskq_lib") / "lua" / "take.lua").read_text()
+    assert lua.source.endswith(body)
+    remove = queue.client.register_script(
+        lua.source[: -len(body)] + "\nreturn remove_pending(ARGV[1])"
+    )
+    keys = queue.keys.of(lua.keys)
+    urgent, plain, other = Task("t", priority=4), Task("t"), Task("t")
+    queue.put_many([urgent, plain, other])
+    assert remove(keys, [plain.id]) == 1
+    assert remove(keys, [plain.id]) == 0  # gone already
+    assert remove(keys, [urgent.id]) == 1  # found under its own score
+    delivery = queue.get(timeout=1)
+    assert delivery is not None and delivery.task.id == other.id
+    assert queue.get(timeout=0.05) is None

@@ -1,7 +1,7 @@
 --- keys: pending scheduled bodies state counters places
 --- include: state nudge chunked pending
 -- Add tasks. ARGV: now_ms, then (id, body, due_ms, score) quadruples; due_ms 0 means "pending
--- now"; score is the task's place on pending (-priority; see includes/pending.lua).
+-- now"; score is the task's score on pending (-priority; see includes/pending.lua).
 -- All or nothing: if any id is already known, nothing is added and those ids are returned.
 -- Each command is called once for the whole batch, not once per task: a call from Lua costs
 -- about 1.7 us whatever it does, more than the work of one small HSET.
@@ -12,14 +12,12 @@ if #ARGV == 5 then
   local id, due, score = ARGV[2], num(ARGV[4], 'due'), ARGV[5]
   num(score, 'score')
   if redis.call('HSETNX', BODIES, id, ARGV[3]) == 0 then return {id} end
+  if score ~= '0' then redis.call('HSET', PLACES, id, score) end
   if due > now then
-    redis.call('HSET', PLACES, id, score .. ' ' .. member_of(0, id))
     redis.call('ZADD', SCHEDULED, due, id)
     set_state(id, STATUS.SCHEDULED, now)
   else
-    local member = member_of(next_lines(1) + 1, id)
-    redis.call('HSET', PLACES, id, score .. ' ' .. member)
-    redis.call('ZADD', PENDING, score, member)
+    redis.call('ZADD', PENDING, score, member_of(next_lines(1) + 1, id))
     set_state(id, STATUS.QUEUED, now)
   end
   redis.call('HINCRBY', COUNTERS, 'enqueued', 1)
@@ -43,17 +41,14 @@ for i = 2, #ARGV, 4 do
   local id, body, due, score = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3]
   table.insert(bodies, id); table.insert(bodies, body)
   table.insert(states, id)
-  table.insert(places, id)
+  if score ~= '0' then table.insert(places, id); table.insert(places, score) end
   if due > now then
     table.insert(later, due); table.insert(later, id)
     table.insert(states, state_at(STATUS.SCHEDULED, now))
-    table.insert(places, score .. ' ' .. member_of(0, id))
   else
     line = line + 1
-    local member = member_of(line, id)
-    table.insert(pending, score); table.insert(pending, member)
+    table.insert(pending, score); table.insert(pending, member_of(line, id))
     table.insert(states, state_at(STATUS.QUEUED, now))
-    table.insert(places, score .. ' ' .. member)
   end
 end
 call_chunked('HSET', BODIES, bodies)
