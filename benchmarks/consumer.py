@@ -65,6 +65,7 @@ def taskq_loop(queue: str, count: int, prefetch: int) -> dict[str, Any]:
     """One thread: get, run, ack. No pool, no events: the queue's own cost."""
     q = RedisQueue(queue, get_redis(), prefetch=prefetch, ack_batch=prefetch)
     processed = 0
+    wall_start = time.time()  # wall clock too: several consumers' spans are compared
     start = time.perf_counter()
     while processed < count:
         delivery = q.get(timeout=5)
@@ -76,7 +77,7 @@ def taskq_loop(queue: str, count: int, prefetch: int) -> dict[str, Any]:
     q.flush()
     seconds = time.perf_counter() - start
     q.close()
-    return {"seconds": seconds, "processed": processed}
+    return {"seconds": seconds, "processed": processed, "start": wall_start, "end": time.time()}
 
 
 def plain(queue: str, count: int) -> dict[str, Any]:

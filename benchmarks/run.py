@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import bench_delayed, bench_memory, bench_redis, bench_worker
+from . import bench_delayed, bench_memory, bench_redis, bench_scale, bench_worker
 from .common import RESULTS, Result, environment, redis_for_run, table, write_json
 from .plots import figure
 
@@ -59,7 +59,7 @@ QUICK = Sizes(
 )
 
 #: The groups, in the order they run.
-GROUPS = ("redis", "enqueue", "memory", "delayed", "worker", "sweep")
+GROUPS = ("redis", "enqueue", "memory", "delayed", "worker", "sweep", "scale")
 
 
 def plan(
@@ -82,6 +82,10 @@ def plan(
             bench_worker.recovery(url, size.kills, lease=1.0, reaper=0.25),
         ],
         "sweep": lambda: [bench_redis.prefetch_sweep(url, size.sweep, list(size.sweep_values))],
+        "scale": lambda: [
+            bench_scale.priority_cost(url, max(repeats, 3), size.drain // 2, prefetch),
+            bench_scale.cluster_throughput(url, repeats, 3, size.drain // 5, prefetch),
+        ],
     }
 
 

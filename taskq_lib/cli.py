@@ -2,7 +2,8 @@
 
 ::
 
-    taskq worker  --app MODULE:REGISTRY [--queue NAME] [--concurrency N] [--async-concurrency N]
+    taskq worker  --app MODULE:REGISTRY [--queue NAME ...| --queues N=W,...] [--concurrency N]
+                  [--async-concurrency N]
     taskq serve   --app MODULE:REGISTRY [--host H] [--port P] [--workers N]
     taskq enqueue [--queue NAME] TYPE JSON [--delay S] [--priority P]
     taskq info    [--queue NAME] [--json]
@@ -42,13 +43,22 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from . import __version__
-from .connection import REDIS_URL_ENV, get_redis, redact
+from .connection import (
+    CLUSTER_SCHEMES,
+    REDIS_URL_ENV,
+    SENTINEL_SCHEMES,
+    Client,
+    get_redis,
+    redact,
+)
 from .connection import redis_url as env_redis_url
 from .errors import CancelRefused, DecodeError, InvalidTask, UniqueKeyConflict
 from .events import LoggedEvents
+from .interface import TaskQueue
 from .limits import MAX_DELAY
 from .logtext import oneline
 from .memory import MemoryQueue
+from .multi_queue import MultiQueue, parse_weights
 from .periodic import Schedule, Scheduler
 from .presence import Presence
 from .redis_queue import RedisQueue
@@ -129,6 +139,13 @@ _lease = _seconds_between(
 _delay = _seconds_between(0.0, MAX_DELAY)
 
 
+def _weights(text: str) -> list[tuple[str, int]]:
+    try:
+        return parse_weights(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _port(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 65535:
@@ -151,7 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get(LOG_LEVEL_ENV, "INFO").upper(),
         help=f"how much to log (default: ${LOG_LEVEL_ENV} or INFO)",
     )
-    common.add_argument("--queue", default="default", metavar="NAME", help="the queue's name")
+    one_queue = argparse.ArgumentParser(add_help=False, parents=[common])
+    one_queue.add_argument("--queue", default="default", metavar="NAME", help="the queue's name")
     app_spec = argparse.ArgumentParser(add_help=False)
     app_spec.add_argument(
         "--app",
@@ -203,11 +221,23 @@ def build_parser() -> argparse.ArgumentParser:
     ]
     for flag, parse, default, text in options:
         worker.add_argument(flag, type=parse, default=default, help=text)
+    worker.add_argument(
+        "--queue",
+        action="append",
+        metavar="NAME",
+        help="a queue to work (default: default); several, highest first: strict order",
+    )
+    worker.add_argument(
+        "--queues",
+        type=_weights,
+        metavar="NAME=W,...",
+        help="several queues shared by weight, e.g. high=6,default=3,low=1",
+    )
     worker.set_defaults(run=run_worker)
 
     serve = commands.add_parser(
         "serve",
-        parents=[common, app_spec],
+        parents=[one_queue, app_spec],
         help="serve the HTTP API, optionally with in-process workers",
         description=f"Serve the HTTP API. Writes and task reads need a bearer token if "
         f"${TOKEN_ENV} is set. Without Redis, tasks are kept in memory and --workers is required.",
@@ -231,7 +261,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-access-log", action="store_true", help="no log line per request")
     serve.set_defaults(run=run_serve)
 
-    enqueue = commands.add_parser("enqueue", parents=[common], help="add a task and print its id")
+    enqueue = commands.add_parser(
+        "enqueue", parents=[one_queue], help="add a task and print its id"
+    )
     enqueue.add_argument("type", help="the task type")
     enqueue.add_argument("payload", metavar="JSON", help="the payload, a JSON object")
     enqueue.add_argument(
@@ -278,23 +310,25 @@ def build_parser() -> argparse.ArgumentParser:
     periodic.set_defaults(run=run_periodic)
 
     info = commands.add_parser(
-        "info", parents=[common], help="print pending, scheduled, in-flight, dead and done counts"
+        "info",
+        parents=[one_queue],
+        help="print pending, scheduled, in-flight, dead and done counts",
     )
     info.add_argument("--json", action="store_true", help="print JSON")
     info.set_defaults(run=run_info)
 
     dlq = commands.add_parser("dlq", help="list, requeue or purge dead tasks")
     actions = dlq.add_subparsers(dest="action", required=True, metavar="ACTION")
-    listing = actions.add_parser("list", parents=[common], help="list dead tasks, oldest first")
+    listing = actions.add_parser("list", parents=[one_queue], help="list dead tasks, oldest first")
     listing.add_argument("--limit", type=_count, default=100, help="at most this many")
     listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(run=run_dlq_list)
-    requeue = actions.add_parser("requeue", parents=[common], help="run dead tasks again")
+    requeue = actions.add_parser("requeue", parents=[one_queue], help="run dead tasks again")
     which = requeue.add_mutually_exclusive_group(required=True)
     which.add_argument("task_id", nargs="?", metavar="ID", help="the dead task's id")
     which.add_argument("--all", action="store_true", help="every dead task")
     requeue.set_defaults(run=run_dlq_requeue)
-    purge = actions.add_parser("purge", parents=[common], help="forget every dead task")
+    purge = actions.add_parser("purge", parents=[one_queue], help="forget every dead task")
     purge.set_defaults(run=run_dlq_purge)
     return parser
 
@@ -389,7 +423,7 @@ def _url(args: argparse.Namespace) -> str | None:
     return url
 
 
-def _client(args: argparse.Namespace) -> tuple[redis.Redis, str]:
+def _client(args: argparse.Namespace) -> tuple[Client, str]:
     """A client of the configured Redis server, and its password-free URL, or a UsageError."""
     url = _url(args)
     if not url:
@@ -419,8 +453,12 @@ def _url_problem(url: str) -> str | None:
     words its errors about others with pieces of the URL, which may be the password.
     """
     scheme, sep, rest = url.partition("://")
+    if scheme in (*CLUSTER_SCHEMES, *SENTINEL_SCHEMES):
+        return None  # checked by connect, whose errors never hold the password
     if not sep or scheme not in ("redis", "rediss", "unix"):
-        return "it must start with redis://, rediss:// or unix://"
+        return (
+            "it must start with redis://, rediss://, unix://, redis+cluster:// or redis+sentinel://"
+        )
     userinfo, at, _ = rest.rpartition("@")
     if at and any(char in userinfo for char in "/?#"):
         return "a user name or password holding '/', '?' or '#' must be percent-encoded"
@@ -439,7 +477,7 @@ def _url_problem(url: str) -> str | None:
     return None
 
 
-def _queue(name: str, client: redis.Redis, **options: Any) -> RedisQueue:
+def _queue(name: str, client: Client, **options: Any) -> RedisQueue:
     try:
         return RedisQueue(name, client, **options)
     except ValueError as exc:
@@ -468,15 +506,26 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[list[str]]:
 def run_worker(args: argparse.Namespace) -> int:
     """Run workers until SIGTERM or SIGINT; then let tasks in hand finish and give back the rest."""
     registry = load_registry(args.app)
+    if args.queue and args.queues:
+        raise UsageError("give --queue (strict order) or --queues (weights), not both")
+    pairs = args.queues or [(name, 1) for name in args.queue or ["default"]]
+    if len({name for name, _ in pairs}) != len(pairs):
+        raise UsageError("a queue is named twice")
     client, where = _client(args)
-    queue = _queue(
-        args.queue,
-        client,
-        lease=args.lease,
-        prefetch=args.prefetch,
-        ack_batch=args.prefetch,
-        reaper_period=args.reaper_period,
-    )
+    queues = [
+        _queue(
+            name,
+            client,
+            lease=args.lease,
+            prefetch=args.prefetch,
+            ack_batch=args.prefetch,
+            reaper_period=args.reaper_period,
+        )
+        for name, _ in pairs
+    ]
+    queue: TaskQueue = queues[0]
+    if len(queues) > 1:
+        queue = MultiQueue(queues, [w for _, w in pairs] if args.queues else None)
     pool = WorkerPool(
         queue,
         registry,
@@ -484,12 +533,14 @@ def run_worker(args: argparse.Namespace) -> int:
         async_concurrency=args.async_concurrency,
         events=LoggedEvents(),
     )
-    # Every worker process runs the schedules; the queue lets one task through per tick.
-    scheduler = Scheduler(queue, registry.schedules()) if registry.schedules() else None
+    # Every worker process runs the schedules, on its first queue; the queue lets one task
+    # through per tick.
+    scheduler = Scheduler(queues[0], registry.schedules()) if registry.schedules() else None
     stop = threading.Event()
     with _stop_on_signals(stop) as received:
         pool.start()
-        presence = Presence(queue).start()  # lists this worker on the dashboard
+        # Lists this worker on the dashboard of each queue it takes from.
+        presences = [Presence(q).start() for q in queues]
         if scheduler is not None:
             scheduler.start()
             log.info(
@@ -497,7 +548,7 @@ def run_worker(args: argparse.Namespace) -> int:
             )
         log.info(
             "worker started: queue %r on %s, %d threads, task types %s",
-            queue.name,
+            ",".join(f"{n}={w}" for n, w in pairs) if args.queues else queue.name,
             where,
             args.concurrency,
             ", ".join(registry.types()) or "(none)",
@@ -512,7 +563,8 @@ def run_worker(args: argparse.Namespace) -> int:
         if scheduler is not None:
             scheduler.stop()
         finished = pool.stop(drain=False, timeout=args.shutdown_timeout)
-        presence.stop()
+        for presence in presences:
+            presence.stop()
         still_running = pool.busy
         try:
             queue.close()  # sends waiting acks, gives prefetched tasks back to pending

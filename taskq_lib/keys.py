@@ -26,7 +26,7 @@ class Part:
 
 # name       type  what it holds
 _TABLE = """
-pending      list  ids that may run now, oldest first
+pending      zset  ids that may run now, after a 16-digit line number; score -priority
 scheduled    zset  id -> due time (ms): delayed tasks and retries
 bodies       hash  id -> task JSON, as enqueued (never rewritten)
 state        hash  id -> "status:ms", e.g. "queued:1700000000000"
@@ -43,6 +43,7 @@ cancelled    zset  id -> time of cancelling (ms), kept for the retention time
 uniques      hash  unique key -> JSON {id, fp, hold}: the task holding the key
 expiries     zset  unique key -> when to look at it again (ms), to forget it once free
 periodic     hash  schedule name -> its last claimed tick (ms)
+places       hash  id -> its score on pending, for tasks whose score is not 0 (a priority)
 """
 PARTS = tuple(Part(*line.split(maxsplit=2)) for line in _TABLE.strip().splitlines())
 #: Each part by name.
@@ -90,3 +91,15 @@ class QueueKeys:
     uniques: str
     expiries: str
     periodic: str
+    places: str
+
+
+#: A member of ``pending`` is a line number of this many digits, then the task id (see
+#: ``lua/includes/pending.lua``): equal priorities sort by it, first in, first out.
+LINE_DIGITS = 16
+
+
+def pending_id(member: bytes | str) -> str:
+    """The task id in a member of a queue's ``pending`` sorted set."""
+    text = member.decode() if isinstance(member, bytes) else member
+    return text[LINE_DIGITS:]

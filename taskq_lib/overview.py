@@ -18,6 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from .keys import pending_id
 from .presence import seen
 from .redis_queue import RedisQueue
 
@@ -126,17 +127,18 @@ def types_by_state(queue: RedisQueue, *, sample: int = TYPE_SAMPLE) -> dict[str,
     """
     keys = queue.keys
     pipe = queue.client.pipeline(transaction=False)
-    pipe.lrange(keys.pending, 0, sample - 1)
+    pipe.zrange(keys.pending, 0, sample - 1)
     pipe.zrange(keys.scheduled, 0, sample - 1)
     pipe.zrange(keys.inflight, 0, sample - 1)
     pipe.zrange(keys.dead, 0, sample - 1)
-    pipe.llen(keys.pending)
+    pipe.zcard(keys.pending)
     pipe.zcard(keys.scheduled)
     pipe.zcard(keys.inflight)
     pipe.zcard(keys.dead)
     replies = pipe.execute()
     names = ("pending", "scheduled", "in_flight", "dead")
     ids = dict(zip(names, replies[:4], strict=True))
+    ids["pending"] = [pending_id(member) for member in ids["pending"]]
     sizes = dict(zip(names, replies[4:], strict=True))
     everyone = [task_id for state in names for task_id in ids[state]]
     bodies = queue.client.hmget(keys.bodies, everyone) if everyone else []

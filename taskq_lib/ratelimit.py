@@ -23,9 +23,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from importlib.resources import files
 
-import redis
-
 from .clock import SYSTEM_CLOCK, Clock
+from .connection import Client
 from .keys import PREFIX
 
 #: Seconds in each period a rate may be given per.
@@ -132,7 +131,7 @@ class RedisLimiter(Limiter):
     last needed.
     """
 
-    def __init__(self, client: redis.Redis, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(self, client: Client, clock: Clock = SYSTEM_CLOCK) -> None:
         self.client = client
         self.clock = clock
         source = (files("taskq_lib") / "lua").joinpath("ratelimit.lua").read_text()

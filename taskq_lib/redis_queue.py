@@ -34,8 +34,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import redis
+from redis.cluster import RedisCluster
 
 from .clock import SYSTEM_CLOCK, Clock
+from .connection import Client
 from .deadletter import DeadLetter, ErrorInfo
 from .errors import CancelRefused, DecodeError, InvalidTask, QueueClosed, UniqueKeyConflict
 from .interface import Delivery, check_put
@@ -55,6 +57,8 @@ LOCAL_WAIT = 0.25
 #: Longest lease (and reaper period): a day. A task that runs longer should be split, and a
 #: longer wait overflows the heartbeat thread's timer.
 MAX_LEASE = 24 * 3600.0
+#: Aging counts from here (ms, 2026-01-01 UTC): scores stay small enough to stay exact.
+AGING_EPOCH = 1_767_225_600_000
 #: Most tasks one enqueue script call carries; bigger batches are split (in one pipeline).
 ENQUEUE_CHUNK = 500
 #: Longest `RedisQueue.wait` relies on announcements alone before reading the status again.
@@ -84,12 +88,20 @@ class RedisQueue(InspectableQueue):
             ``host:pid``), to see in Redis which process holds which task.
         clock: where "now" comes from. Every machine must agree on time (NTP) to within a
             small fraction of ``lease``.
+        aging: priority points a task gains per second it has been due, as in `PriorityQueue`
+            (0: strict priority). It is set when a task is put, so every producer of a queue
+            should use the same value.
+
+    ``Task.priority`` orders pending tasks: bigger runs sooner, first-in first-out among
+    equals; a retried or requeued task goes to the back of its priority's line, one whose
+    lease expired back to its place. On Redis Cluster (``redis.cluster.RedisCluster``) every
+    key of the queue is in one slot, and each script call is sent on its own.
     """
 
     def __init__(
         self,
         name: str,
-        client: redis.Redis,
+        client: Client,
         *,
         lease: float = 30.0,
         prefetch: int = 1,
@@ -103,6 +115,7 @@ class RedisQueue(InspectableQueue):
         reaper_period: float = 1.0,
         clock: Clock = SYSTEM_CLOCK,
         consumer: str | None = None,
+        aging: float = 0.0,
     ) -> None:
         if not (0 < lease <= MAX_LEASE and 0 < reaper_period <= MAX_LEASE):
             # NaN and inf fail these comparisons too; a lease of 1e12 s overflows the heartbeat.
@@ -112,11 +125,16 @@ class RedisQueue(InspectableQueue):
             )
         if prefetch < 1 or ack_batch < 1:
             raise ValueError("prefetch and ack_batch must be >= 1")
-        if not isinstance(client, redis.Redis):
+        if not isinstance(client, (redis.Redis, RedisCluster)):
             raise TypeError(
-                f"client must be a redis.Redis, not {type(client).__name__}: a service passes "
-                "redis.Redis.from_url(...), a notebook taskq_lib.connection.get_redis()"
+                f"client must be a redis.Redis or a RedisCluster, not {type(client).__name__}: "
+                "a service passes taskq_lib.connection.connect(url), a notebook get_redis()"
             )
+        if not 0 <= aging < math.inf:
+            raise ValueError(f"aging must be a finite number >= 0, not {aging!r}")
+        self.aging = aging
+        #: On Redis Cluster, scripts are not sent in pipelines (redis-py refuses them there).
+        self.cluster = isinstance(client, RedisCluster)
         self.name, self.keys, self.client = name, QueueKeys(name), client
         # How tasks are handed out.
         self.lease, self.prefetch, self.ack_batch = lease, prefetch, ack_batch
@@ -130,6 +148,8 @@ class RedisQueue(InspectableQueue):
         #: Starts every delivery token this consumer gets, so one can tell who holds a task.
         self.consumer = consumer or f"{socket.gethostname()}:{os.getpid()}"
         self.lost_leases = 0  # acks and fails refused because the lease had moved on
+        #: When the last take said something is next due (ms; -1: nothing), see `_take`.
+        self.next_ms = -1
         self._scripts = load(client)
         #: The keys each script gets, in the order its header names them.
         self._keys = {name: self.keys.of(assemble(name).keys) for name in self._scripts}
@@ -164,7 +184,7 @@ class RedisQueue(InspectableQueue):
         # execute_command with the arguments that never change already encoded.
         now, due = self._enqueue_times(delay, timeout)
         body = encode(task, self.max_bytes)
-        args = (now, task.id, body, due)
+        args = (now, task.id, body, due, self._score(task, now, due))
         client: Any = self.client  # redis-py leaves execute_command untyped
         try:
             try:
@@ -179,6 +199,13 @@ class RedisQueue(InspectableQueue):
         if known and self._wrote(task.id, body, now, due):  # a retry found our own first run
             known = []
         self._check_known(known)
+
+    def _score(self, task: Task, now: int, due: int) -> int | float:
+        """The task's score on pending (smaller runs sooner): -priority, less what aging gives
+        for the time it has been due, counted from `AGING_EPOCH` to keep scores small."""
+        if not self.aging:
+            return -task.priority
+        return self.aging * (max(now, due) - AGING_EPOCH) / 1000 - task.priority
 
     def _wrote(self, task_id: str, body: bytes, now: int, due: int) -> bool:
         """Does Redis hold the write of the enqueue call made with these arguments?"""
@@ -207,10 +234,14 @@ class RedisQueue(InspectableQueue):
         first = next(chunks, None)
         if first is None:
             return
-        args = [now, *self._enqueue_args(first, due)]
+        args = [now, *self._enqueue_args(first, now, due)]
         second = next(chunks, None)
         if second is None:  # one round trip: a pipeline with a script sends SCRIPT EXISTS first
             replies = [self._run("enqueue", args)]
+        elif self.cluster:  # no connection pool to stream on: one call per chunk
+            replies = [self._run("enqueue", args)]
+            for chunk in itertools.chain([second], chunks):
+                replies.append(self._run("enqueue", [now, *self._enqueue_args(chunk, now, due)]))
         else:
             replies = self._stream_enqueue(args, itertools.chain([second], chunks), now, due)
         self._check_known([i for reply in replies for i in reply])
@@ -231,10 +262,10 @@ class RedisQueue(InspectableQueue):
         if not self._wake.is_set():  # set() takes a lock; a producer-only process never clears it
             self._wake.set()
 
-    def _enqueue_args(self, tasks: list[Task], due: int) -> list[Any]:
+    def _enqueue_args(self, tasks: list[Task], now: int, due: int) -> list[Any]:
         args: list[Any] = []
         for task in tasks:
-            args += [task.id, encode(task, self.max_bytes), due]
+            args += [task.id, encode(task, self.max_bytes), due, self._score(task, now, due)]
         return args
 
     def _stream_enqueue(
@@ -244,13 +275,17 @@ class RedisQueue(InspectableQueue):
         runs one chunk while the next is encoded here. EVAL, not EVALSHA: a server that lost
         its script cache (a restart) still works, and the source is small beside a chunk."""
         script, keys = self._scripts["enqueue"].script, self._keys["enqueue"]
+        if isinstance(self.client, RedisCluster):  # no single connection to stream on
+            raise TypeError(
+                "chunks are streamed on one server only; put_many sends them one by one"
+            )
         pool = self.client.connection_pool
         conn: Any = pool.get_connection()  # redis-py leaves Connection's methods untyped
         try:
             conn.send_command("EVAL", script, len(keys), *keys, *first)
             sent = 1
             for chunk in rest:
-                args = self._enqueue_args(chunk, due)
+                args = self._enqueue_args(chunk, now, due)
                 conn.send_command("EVAL", script, len(keys), *keys, now, *args)
                 sent += 1
             return [conn.read_response() for _ in range(sent)]
@@ -272,6 +307,7 @@ class RedisQueue(InspectableQueue):
                 raise QueueClosed(f"queue {self.name!r} is closed")
             self._wake.clear()
             deliveries, next_ms = self._take(self.prefetch)
+            self.next_ms = next_ms  # for a MultiQueue planning its wait over several queues
             if deliveries:
                 with self._lock:
                     self._buffer.extend(deliveries[1:])
@@ -298,6 +334,15 @@ class RedisQueue(InspectableQueue):
         prefix = f"{self.consumer}:{os.urandom(6).hex()}"
         args: list[Any] = [now, round(self.lease * 1000), count, prefix, self.max_attempts]
         if not acks:  # no pipeline: one with a script first sends SCRIPT EXISTS, a round trip
+            return self._deliveries(self._run("take", args))
+        if self.cluster:  # redis-py's cluster pipeline refuses scripts: two calls
+            try:
+                stale = self._run("ack", [now, round(self.retention * 1000), *acks])
+            except redis.RedisError:
+                with self._lock:
+                    self._acks[:0] = acks
+                raise
+            self._note_stale(stale)
             return self._deliveries(self._run("take", args))
         pipe = self.client.pipeline(transaction=False)
         self._run("ack", [now, round(self.retention * 1000), *acks], pipe)
@@ -468,7 +513,7 @@ class RedisQueue(InspectableQueue):
     # ----------------------------------------------------------------- inspecting
     def __len__(self) -> int:
         pipe = self.client.pipeline(transaction=False)
-        pipe.llen(self.keys.pending)
+        pipe.zcard(self.keys.pending)
         pipe.zcard(self.keys.scheduled)
         pending, scheduled = pipe.execute()
         return int(pending) + int(scheduled)
@@ -476,7 +521,7 @@ class RedisQueue(InspectableQueue):
     def stats(self) -> dict[str, int]:
         """Counts per state now, and totals since the queue was created."""
         pipe = self.client.pipeline(transaction=False)
-        pipe.llen(self.keys.pending)
+        pipe.zcard(self.keys.pending)
         pipe.zcard(self.keys.scheduled)
         pipe.zcard(self.keys.inflight)
         pipe.zcard(self.keys.dead)
@@ -491,7 +536,9 @@ class RedisQueue(InspectableQueue):
             "done": done,
         }
         totals = {
-            f"total_{_text(k)}": _read_int(v, f"counter {_text(k)!r}") for k, v in counters.items()
+            f"total_{_text(k)}": _read_int(v, f"counter {_text(k)!r}")
+            for k, v in counters.items()
+            if _text(k) not in ("seq", "front")  # pending's line numbers, not totals
         }
         return {**now, **totals}
 

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 
-import redis
 from redis.commands.core import Script
 
+from .connection import Client
 from .keys import BY_NAME, PARTS
 from .status import Status
 
@@ -121,6 +121,6 @@ def source(name: str) -> str:
     return assemble(name).source
 
 
-def load(client: redis.Redis) -> dict[str, Script]:
+def load(client: Client) -> dict[str, Script]:
     """Every script, registered on ``client`` (EVALSHA, loading it again after a restart)."""
     return {name: client.register_script(assemble(name).source) for name in NAMES}

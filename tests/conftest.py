@@ -18,14 +18,23 @@ from typing import Any
 import fakeredis
 import pytest
 import redis
-from support import INSPECTABLE_BACKENDS, MEMORY_BACKENDS, RedisServer, make_queue
+from support import (
+    INSPECTABLE_BACKENDS,
+    MEMORY_BACKENDS,
+    PRIORITY_BACKENDS,
+    LocalCluster,
+    RedisServer,
+    make_queue,
+)
 
 from taskq_lib import InspectableQueue, ManualClock, TaskQueue
+from taskq_lib.connection import Client, connect
 from taskq_lib.redis_queue import RedisQueue
 
 #: Each backend of the contract suite; Redis ones on the fake and on a real server.
-BACKENDS = [*MEMORY_BACKENDS, "redis-fake", "redis-real"]
+BACKENDS = [*MEMORY_BACKENDS, "redis-fake", "redis-real", "redis-cluster"]
 INSPECTABLE = [b for b in BACKENDS if b.partition("-")[0] in INSPECTABLE_BACKENDS]
+PRIORITIZED = [b for b in BACKENDS if b.partition("-")[0] in PRIORITY_BACKENDS]
 
 
 @pytest.fixture(scope="session")
@@ -43,19 +52,40 @@ def real_redis_url() -> Iterator[str]:
         yield server.url
 
 
+@pytest.fixture(scope="session")
+def cluster_url() -> Iterator[str]:
+    """``redis+cluster://`` URL of a real 3-master Redis Cluster on loopback (skips if none).
+
+    ``TASKQ_TEST_CLUSTER_URL`` names one; otherwise this session starts one (a few seconds)
+    when ``redis-server`` and ``redis-cli`` are installed, and stops it at the end.
+    """
+    url = os.environ.get("TASKQ_TEST_CLUSTER_URL")
+    if url:
+        yield url
+        return
+    if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
+        if os.environ.get("TASKQ_REQUIRE_REAL_REDIS"):
+            pytest.fail("TASKQ_REQUIRE_REAL_REDIS is set but redis-server or redis-cli is missing")
+        pytest.skip("redis-server or redis-cli is not installed")
+    with LocalCluster() as cluster:
+        yield cluster.url
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock()
 
 
-def _client(request: pytest.FixtureRequest, where: str) -> redis.Redis:
+def _client(request: pytest.FixtureRequest, where: str) -> Client:
     if where == "fake":
         return fakeredis.FakeRedis(server=fakeredis.FakeServer())
+    if where == "cluster":
+        return connect(request.getfixturevalue("cluster_url"))
     return redis.Redis.from_url(request.getfixturevalue("real_redis_url"))
 
 
 @pytest.fixture(params=["fake", "real"])
-def redis_client(request: pytest.FixtureRequest) -> Iterator[redis.Redis]:
+def redis_client(request: pytest.FixtureRequest) -> Iterator[Client]:
     """A client of the embedded fake Redis, then of a real server."""
     client = _client(request, request.param)
     yield client
@@ -63,7 +93,7 @@ def redis_client(request: pytest.FixtureRequest) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture
-def make_redis_queue(redis_client: redis.Redis) -> Iterator[Callable[..., RedisQueue]]:
+def make_redis_queue(redis_client: Client) -> Iterator[Callable[..., RedisQueue]]:
     """Build RedisQueues on a fresh queue name; their keys are deleted afterwards."""
     made: list[RedisQueue] = []
     name = f"test-{uuid.uuid4().hex[:8]}"
@@ -102,6 +132,12 @@ def _backend(request: pytest.FixtureRequest) -> Iterator[TaskQueue]:
 @pytest.fixture(params=BACKENDS)
 def any_queue(request: pytest.FixtureRequest) -> Iterator[TaskQueue]:
     """Each backend in turn, empty."""
+    yield from _backend(request)
+
+
+@pytest.fixture(params=PRIORITIZED)
+def prioritized_queue(request: pytest.FixtureRequest) -> Iterator[TaskQueue]:
+    """Each backend that orders by priority, empty."""
     yield from _backend(request)
 
 

@@ -727,3 +727,33 @@ def test_every_enqueue_the_schema_declares_valid_is_accepted() -> None:
         assert answer.status_code == 202, (body, answer.text)
 
     check()
+
+
+def test_priority_over_http_changes_the_order_a_redis_worker_runs_tasks(
+    client: TestClient, queue: InspectableQueue
+) -> None:
+    if not isinstance(queue, RedisQueue):
+        pytest.skip("the tracked memory queue is first-in first-out by design")
+    ids = {}
+    for name, priority in (("later", 0), ("urgent", 9), ("soon", 5), ("later-too", 0)):
+        body = {"type": "email", "payload": {"to": name}, "priority": priority}
+        answer = client.post("/tasks", json=body)
+        assert answer.status_code == 202
+        ids[answer.json()["task_id"]] = name
+    log = run_workers_one_at_a_time(queue, len(ids))
+    assert [ids[event.task_id] for event in log.events("started")] == [
+        "urgent",
+        "soon",
+        "later",
+        "later-too",
+    ]
+
+
+def run_workers_one_at_a_time(queue: Any, finals: int) -> EventLog:
+    """One worker thread, so that the order it starts tasks in is the queue's order."""
+    pool = WorkerPool(queue, make_registry(), concurrency=1, poll=0.05).start()
+    try:
+        assert pool.events.wait_for_final(finals, timeout=10)
+    finally:
+        pool.stop(timeout=5)
+    return pool.events

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import redis
+from support import push_pending
 
 from taskq_lib import InvalidTask, MemoryQueue, Registry, Task, UnknownTaskType
 from taskq_lib.redis_queue import RedisQueue
@@ -73,7 +74,7 @@ def test_pending_id_without_a_body_is_dead_lettered_not_dropped(
     make_redis_queue: MakeQueue,
 ) -> None:
     queue = make_redis_queue()
-    queue.client.rpush(queue.keys.pending, "ghost")
+    push_pending(queue, "ghost")
     task = Task("t")
     queue.put(task)
     delivery = queue.get(timeout=1)
@@ -104,7 +105,7 @@ def test_foreign_bodies_go_to_the_dead_letter_queue(
 ) -> None:
     queue = make_redis_queue()
     queue.client.hset(queue.keys.bodies, "w", body)
-    queue.client.rpush(queue.keys.pending, "w")
+    push_pending(queue, "w")
     assert queue.get(timeout=0.2) is None
     [dead] = queue.dead_letters()
     assert dead.id == "w" and dead.task is None and dead.error.type == "DecodeError"
@@ -263,7 +264,7 @@ def test_a_foreign_id_cannot_forge_the_queue_log_lines(
 ) -> None:
     queue = make_redis_queue()
     queue.client.hset(queue.keys.bodies, FORGED, b"not json\nERROR forged")
-    queue.client.rpush(queue.keys.pending, FORGED)
+    push_pending(queue, FORGED)
     with caplog.at_level(logging.WARNING, logger="taskq"):
         assert queue.get(timeout=0.2) is None
     [record] = caplog.records

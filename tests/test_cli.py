@@ -100,6 +100,23 @@ def test_enqueue_prints_the_task_id_and_info_counts_it(run: Run, queue: RedisQue
     assert counts["pending"] == 1 and counts["scheduled"] == 1 and counts["total_enqueued"] == 2
 
 
+def test_priority_on_the_command_line_changes_the_order_a_worker_takes(
+    run: Run, queue: RedisQueue
+) -> None:
+    names = {}
+    for name, priority in (("later", "0"), ("urgent", "9"), ("soon", "5"), ("later-too", "0")):
+        code, out, _ = run("enqueue", "email", json.dumps({"to": name}), "--priority", priority)
+        assert code == 0
+        names[out.strip()] = name
+    taken = []
+    for _ in names:
+        delivery = queue.get(timeout=2)
+        assert delivery is not None
+        taken.append(names[delivery.task.id])
+        queue.ack(delivery)
+    assert taken == ["urgent", "soon", "later", "later-too"]
+
+
 @pytest.mark.parametrize(
     ("args", "says"),
     [

@@ -246,3 +246,26 @@ def test_stats_count_tasks_in_each_state(inspectable_queue: InspectableQueue) ->
     assert now == {"pending": 1, "scheduled": 1, "in_flight": 1, "dead": 1, "done": 1}
     assert stats["total_enqueued"] == 5 and stats["total_succeeded"] == 1
     queue.ack(held)
+
+
+def test_bigger_priority_first_and_fifo_among_equals(prioritized_queue: TaskQueue) -> None:
+    queue = prioritized_queue
+    priorities = [0, 5, -3, 5, 0, 9, -3, 2**53 - 1, 9, 0, -(2**53 - 1), 5]
+    tasks = [Task("t", {"i": i}, priority=p) for i, p in enumerate(priorities)]
+    for task in tasks[:6]:
+        queue.put(task)
+    queue.put_many(tasks[6:])
+    got = [take(queue).task.payload["i"] for _ in tasks]
+    expected = sorted(range(len(tasks)), key=lambda i: (-priorities[i], i))
+    assert got == expected
+
+
+def test_a_retry_keeps_its_priority(prioritized_queue: TaskQueue) -> None:
+    queue = prioritized_queue
+    urgent = Task("t", {"name": "urgent"}, priority=7)
+    queue.put(urgent)
+    first = take(queue)
+    queue.put_many([Task("t", {"name": "plain"}) for _ in range(3)])
+    queue.fail(first, ERROR, retry_in=0.0)  # due at once, behind three plain tasks in time
+    again = take(queue)
+    assert again.task.id == urgent.id and again.task.attempts == 2

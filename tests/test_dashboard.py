@@ -13,6 +13,7 @@ import fakeredis
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from support import push_pending
 
 from taskq_lib import ManualClock, MemoryQueue, Registry, Task
 from taskq_lib.api import TrackedQueue, create_app
@@ -156,9 +157,9 @@ def test_a_foreign_body_is_counted_under_its_own_type(make_redis_queue: MakeQueu
     hostile = "<script>alert(1)</script>"
     body = json.dumps({"v": 1, "id": "x1", "type": hostile, "payload": {}})
     queue.client.hset(queue.keys.bodies, "x1", body)
-    queue.client.rpush(queue.keys.pending, "x1")
+    push_pending(queue, "x1")
     queue.client.hset(queue.keys.bodies, "x2", b"\xff not json")
-    queue.client.rpush(queue.keys.pending, "x2")
+    push_pending(queue, "x2")
     assert types_by_state(queue)["states"]["pending"] == {hostile: 1, "None": 1}
 
 

@@ -22,7 +22,7 @@ import fakeredis
 import httpx
 import pytest
 import redis
-from support import CHROMIUM_ARGS, chromium, unavailable
+from support import CHROMIUM_ARGS, chromium, push_pending, unavailable
 
 from taskq_lib import EventLog, Registry, RetryPolicy, Task, WorkerPool
 from taskq_lib.api import create_app
@@ -76,7 +76,7 @@ def stack(real_redis_url: str) -> Iterator[dict[str, Any]]:
     # A foreign producer's body with markup for a type: the take that meets it dead-letters it.
     body = json.dumps({"v": 1, "id": "foreign-1", "type": HOSTILE_TYPE, "payload": {}})
     clients[0].hset(api_queue.keys.bodies, "foreign-1", body)
-    clients[0].rpush(api_queue.keys.pending, "foreign-1")
+    push_pending(api_queue, "foreign-1")
     assert api_queue.get(timeout=1) is None and api_queue.stats()["dead"] == 1
     events = EventLog()
     pools = [

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 import redis
-from support import Flaky
+from support import Flaky, push_pending
 
 from taskq_lib import ErrorInfo, InvalidTask, ManualClock, PayloadTooLarge, Task
 from taskq_lib.redis_queue import RedisQueue
@@ -192,7 +192,7 @@ def test_foreign_body_is_dead_lettered_and_the_worker_carries_on(
 ) -> None:
     queue = make_redis_queue(prefetch=10)
     queue.client.hset(queue.keys.bodies, "foreign", body)
-    queue.client.rpush(queue.keys.pending, "foreign")
+    push_pending(queue, "foreign")
     good = Task("t")
     queue.put(good)
     delivery = queue.get(timeout=1)

@@ -29,9 +29,13 @@ for _, id in ipairs(expired) do
 end
 
 local out = {-1}
-local ids = false
-if count > 0 then ids = redis.call('LPOP', PENDING, count) end
-if ids then
+local ids = {}
+if count > 0 then
+  -- {member1, score1, member2, ...}; a member is a 16-digit line number, then the id.
+  local popped = redis.call('ZPOPMIN', PENDING, count)
+  for i = 1, #popped, 2 do table.insert(ids, string.sub(popped[i], 17)) end
+end
+if #ids > 0 then
   for i, id in ipairs(ids) do
     local body = redis.call('HGET', BODIES, id)
     if body then

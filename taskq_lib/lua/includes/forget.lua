@@ -1,4 +1,4 @@
---- keys: bodies state attempts errors results
+--- keys: bodies state attempts errors results places
 -- Forget everything kept about a task.
 local function forget(id)
   redis.call('HDEL', BODIES, id)
@@ -6,4 +6,5 @@ local function forget(id)
   redis.call('HDEL', ATTEMPTS, id)
   redis.call('HDEL', ERRORS, id)
   redis.call('HDEL', RESULTS, id)
+  redis.call('HDEL', PLACES, id)
 end
