@@ -113,18 +113,42 @@ def _shown(value: object) -> str:
 
 def encode(task: Task, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     """Task -> JSON bytes. Raises `PayloadTooLarge` over ``max_bytes``."""
-    body = {
+    body: dict[str, Any] = {
         "v": WIRE_VERSION,
         "id": task.id,
         "type": task.type,
         "payload": task.payload,
-        "priority": task.priority,
-        "max_retries": task.max_retries,
-        "created_at": task.created_at,
     }
-    data = ENCODER.encode(body).encode()
+    # Fields at their default are left out (`decode` fills them in): every waiting task's
+    # body is kept in Redis, where 31 bytes a task add up.
+    if task.priority:
+        body["priority"] = task.priority
+    if task.max_retries is not None:
+        body["max_retries"] = task.max_retries
+    body["created_at"] = task.created_at
+    data = _encode_body(body)
     check_size(len(data), max_bytes, "payload", what="the task")
     return data
+
+
+def _encode_json(body: dict[str, Any]) -> bytes:
+    """The standard library's encoder: the reference, and the fallback without orjson."""
+    return ENCODER.encode(body).encode()
+
+
+def _encode_orjson(body: dict[str, Any]) -> bytes:
+    """orjson writes the same JSON about five times faster (the largest cost of a batched
+    enqueue). A task was checked when it was made (finite numbers, str keys, valid Unicode,
+    integers within 2**53), so both encoders accept it, and both texts decode equal."""
+    return orjson.dumps(body)
+
+
+try:
+    import orjson
+except ImportError:  # an optional speed-up (pip install taskq-lib[fast])
+    _encode_body = _encode_json
+else:
+    _encode_body = _encode_orjson
 
 
 def decode(data: bytes | str, attempts: int = 0) -> Task:
