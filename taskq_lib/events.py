@@ -27,6 +27,8 @@ FINAL = frozenset({SUCCEEDED, DEAD})
 
 #: One line per task outcome, on a logger of its own so that it can be quietened alone.
 task_log = logging.getLogger("taskq.tasks")
+#: The level each kind is logged at (a kind not named here: INFO).
+_LEVELS = {STARTED: logging.DEBUG, DEAD: logging.WARNING}
 
 
 # Not frozen: a frozen dataclass costs five times as much to build, and a worker builds two
@@ -134,6 +136,10 @@ class LoggedEvents(EventLog):
 
     def record(self, event: Event) -> None:
         super().record(event)
+        # Checked first: building the line costs more than recording the event, and a busy
+        # worker quietened to WARNING records two events per task.
+        if not task_log.isEnabledFor(_LEVELS.get(event.kind, logging.INFO)):
+            return
         # Ids and error texts come from outside: escaped, so one event stays one log line.
         what = oneline(
             f"task {event.task_id} ({event.task_type}) on {event.worker}, run {event.attempt}"
