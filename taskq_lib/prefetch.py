@@ -12,10 +12,13 @@ in a short while": the rate at which it finishes tasks (acks and fails), times `
   consumer is free first.
 
 The rate is smoothed over about ``SMOOTHING`` seconds, so a short burst of quick tasks among
-slow ones does not make the batch jump. Prefetched tasks are leased like any other delivery
-and the heartbeat renews their leases while they wait, so at-least-once delivery does not
-depend on the batch being finished in time; the window keeps it well inside the lease
-anyway (at most ``lease / 100``).
+slow ones does not make the batch jump. When quick tasks turn slow right after a big take,
+the tasks still waiting in the buffer after ``GIVE_BACK`` seconds go back to pending for
+another consumer, and the batch starts again from one.
+
+Prefetched tasks are leased like any other delivery and the heartbeat renews their leases
+while they wait, so at-least-once delivery does not depend on the batch being finished in
+time; the window keeps it well inside the lease anyway (at most ``lease / 100``).
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ MOST = 500
 SMOOTHING = 0.25
 #: Shortest interval (seconds) the rate is measured over: a shorter one says little.
 MIN_SAMPLE = 0.005
+#: Seconds a prefetched task may wait in a consumer's buffer before it is given back to
+#: pending for another consumer (its threads are all busy: quick tasks turned slow).
+GIVE_BACK = 0.25
 
 
 class AdaptivePrefetch:
@@ -47,6 +53,7 @@ class AdaptivePrefetch:
             raise ValueError("window must be > 0 and most >= 1")
         self.window = min(window, lease / 100)
         self.most = most
+        self.give_back = min(GIVE_BACK, lease / 20)
         self.size = 1  # the last batch asked for
         self.rate = 0.0  # tasks finished per second, smoothed
         self._finished = 0  # since the rate was last updated
@@ -55,6 +62,10 @@ class AdaptivePrefetch:
     def finished(self, count: int = 1) -> None:
         """Count tasks this consumer finished (acknowledged or failed)."""
         self._finished += count
+
+    def gave_back(self) -> None:
+        """The last batch waited too long: start again from one task per take."""
+        self.size, self.rate = 1, 0.0
 
     def next_size(self, now: float) -> int:
         """How many tasks to take now (``now``: a monotonic time in seconds)."""

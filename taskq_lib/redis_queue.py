@@ -146,6 +146,7 @@ class RedisQueue(InspectableQueue):
         self._put_lock = threading.Lock()
         self._lock = threading.Lock()
         self._buffer: deque[Delivery] = deque()  # taken, not yet handed to a worker
+        self._buffered_at = 0.0  # when the buffer was last filled (monotonic)
         self._held: dict[str, str] = {}  # id -> token of every delivery this consumer holds
         self._acks: list[str] = []  # flat (id, token, result) triples waiting to be sent
         self._wake = threading.Event()  # cuts short a local wait (a put, a wake)
@@ -327,6 +328,7 @@ class RedisQueue(InspectableQueue):
             if deliveries:
                 with self._lock:
                     self._buffer.extend(deliveries[1:])
+                    self._buffered_at = time.monotonic()
                 return deliveries[0]
             remaining = math.inf if deadline is None else deadline - time.monotonic()
             if remaining <= 0 or self._wakeups != wakeups:
@@ -479,8 +481,18 @@ class RedisQueue(InspectableQueue):
 
     def _beat(self) -> None:
         failing = False
-        while not self._heartbeat_stop.wait(self.lease / 3):
+        every = self.lease / 3
+        # With adaptive prefetch it also looks, a few times per give-back time, for
+        # prefetched tasks waiting too long in this consumer's buffer.
+        tick = every if self.prefetch is not None else min(every, self.adaptive.give_back / 2)
+        renewed = time.monotonic()
+        while not self._heartbeat_stop.wait(tick):
             try:
+                if self.prefetch is None:
+                    self._give_back_waiting()
+                if time.monotonic() - renewed < every - tick / 2:
+                    continue
+                renewed = time.monotonic()
                 self.extend_leases()
                 self.flush()
                 if failing:
@@ -492,6 +504,22 @@ class RedisQueue(InspectableQueue):
                         "queue %s: heartbeat failed (%s); will keep trying", self.name, oneline(exc)
                     )
                 failing = True
+
+    def _give_back_waiting(self) -> None:
+        """Give back prefetched tasks that waited in the buffer longer than the adaptive
+        give-back time (every thread of this consumer busy with slow tasks), so that an idle
+        consumer can run them now. They go to the front of pending, attempt undone."""
+        with self._lock:
+            waited = time.monotonic() - self._buffered_at
+            if not self._buffer or waited < self.adaptive.give_back:
+                return
+            waiting = list(self._buffer)
+            self._buffer.clear()
+            for delivery in waiting:
+                self._held.pop(delivery.task.id, None)
+            self.adaptive.gave_back()
+        # If this fails, the leases expire and the tasks run anyway: at-least-once holds.
+        self._run("release", [self._now_ms(), *(x for d in waiting for x in (d.task.id, d.token))])
 
     def extend_leases(self) -> list[str]:
         """Renew the lease of every delivery this consumer holds; return the ids lost."""
