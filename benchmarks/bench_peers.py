@@ -88,9 +88,9 @@ def huey_once(url: str, count: int) -> float:
     try:
         for i in range(count):
             app.noop(i)
-        proc = _spawn(["huey.bin.huey_consumer", "benchmarks.peer_huey.huey"], url, {
-            "BENCH_HUEY_NAME": name
-        })
+        proc = _spawn(
+            ["huey.bin.huey_consumer", "benchmarks.peer_huey.huey"], url, {"BENCH_HUEY_NAME": name}
+        )
         start = _poll(lambda: app.huey.pending_count() < count, 60)
         end = _poll(lambda: app.huey.pending_count() == 0, 300)
         return count / (end - start)
@@ -124,8 +124,13 @@ def peers(url: str, repeats: int, count: int) -> list[Result]:
             "huey_consumer at its defaults",
             target=f">= {TARGET_PEER_RATIO:g}x",
             met=ratio >= TARGET_PEER_RATIO,
-            details={"tasks": count, "runs": ours, "baseline_runs": theirs, "ratios": ratios,
-                     "median_ratio": ratio},
+            details={
+                "tasks": count,
+                "runs": ours,
+                "baseline_runs": theirs,
+                "ratios": ratios,
+                "median_ratio": ratio,
+            },
         )
     ]
 

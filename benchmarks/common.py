@@ -40,6 +40,8 @@ class Result:
         met: whether the target was met; None when there is only a figure to report.
         higher_is_better: how to read the ratio.
         details: everything else measured (every repeat, other settings), for the JSON.
+        paired: the median of the ratios taken round by round (see `paired`), when the
+            figure and its baseline were measured in the same rounds; it is the ratio shown.
     """
 
     key: str
@@ -52,10 +54,14 @@ class Result:
     met: bool | None = None
     higher_is_better: bool = True
     details: dict[str, Any] = field(default_factory=dict)
+    paired: float | None = None
 
     @property
     def ratio(self) -> float | None:
-        """taskq divided by the baseline (for times: the baseline divided by taskq)."""
+        """taskq divided by the baseline (for times: the baseline divided by taskq); the
+        median of the per-round ratios when there is one."""
+        if self.paired is not None:
+            return self.paired
         if not self.baseline or not self.ours:
             return None
         return self.ours / self.baseline if self.higher_is_better else self.baseline / self.ours
@@ -63,6 +69,14 @@ class Result:
 
 def median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
+
+
+def paired(ours: Sequence[float], base: Sequence[float]) -> tuple[float, list[float]]:
+    """The median of the ratios ``ours[i] / base[i]`` of rounds measured side by side, and
+    the ratios. The machine's speed drifts by 2x within minutes: a ratio of medians taken
+    minutes apart says little, a ratio within one round much more."""
+    ratios = [o / b for o, b in zip(ours, base, strict=True)]
+    return median(ratios), ratios
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -97,7 +97,9 @@ def floor(queue: str, count: int, batch: int) -> dict[str, Any]:
         now = round(time.time() * 1000)
         pipe = client.pipeline(transaction=False)
         if acks:
-            pipe.execute_command("EVALSHA", ack.sha, len(ack_keys), *ack_keys, now, 86_400_000, *acks)
+            pipe.execute_command(
+                "EVALSHA", ack.sha, len(ack_keys), *ack_keys, now, 86_400_000, *acks
+            )
         if processed >= count:
             pipe.execute()
             break

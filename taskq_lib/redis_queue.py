@@ -728,10 +728,7 @@ def _chunks(items: Iterable[Task], size: int) -> Iterator[list[Task]]:
 def _stock_client(client: redis.Redis) -> bool:
     """Does ``client`` send commands the way redis-py does, with nothing wrapped around its
     ``execute_command`` (a tracer's, a test's)? Only then may a put bypass it."""
-    return (
-        "execute_command" not in vars(client)
-        and type(client).execute_command is _STOCK_EXECUTE
-    )
+    return "execute_command" not in vars(client) and type(client).execute_command is _STOCK_EXECUTE
 
 
 #: redis-py's own execute_command, as imported.

@@ -3,6 +3,7 @@ slow and quick tasks spreads over two consumers instead of waiting in one's buff
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -32,7 +33,7 @@ def test_fast_handlers_get_big_batches_up_to_the_bound() -> None:
     sizes = run(AdaptivePrefetch(lease=30), per_second=20_000, seconds=2)
     assert sizes[0] == 1  # nothing known yet: one task
     assert sizes[-1] == MOST  # 20,000/s x 0.05 s = 1,000, bounded
-    assert all(b <= 2 * a for a, b in zip(sizes, sizes[1:], strict=False))  # grows by doubling
+    assert all(b <= 2 * a for a, b in itertools.pairwise(sizes))  # grows by doubling
 
 
 def test_slow_handlers_get_one_task_per_take() -> None:
