@@ -61,14 +61,15 @@ def _worker_args(queue: str) -> list[str]:
     return ["taskq_lib", "worker", "--app", "benchmarks.bench_app:registry", "--queue", queue]
 
 
-def taskq_default_once(url: str, count: int) -> float:
-    """Tasks/s of one ``taskq worker`` process at its defaults on no-op tasks."""
+def taskq_default_once(url: str, count: int, flags: tuple[str, ...] = ()) -> float:
+    """Tasks/s of one ``taskq worker`` process at its defaults (plus ``flags``) on no-op
+    tasks."""
     client = redis.Redis.from_url(url)
     queue = RedisQueue(f"bench-default-{uuid.uuid4().hex[:8]}", client)
     proc = None
     try:
         queue.put_many(Task("noop", {"n": i}) for i in range(count))
-        proc = _spawn(_worker_args(queue.name), url)
+        proc = _spawn([*_worker_args(queue.name), *flags], url)
         start = _poll(lambda: len(queue) < count, 60)
         end = _poll(lambda: queue.stats().get("total_succeeded", 0) >= count, 300)
         return count / (end - start)
