@@ -55,9 +55,9 @@ def figure(results: Sequence[Result], path: Path) -> None:
             (
                 "Redis: enqueue",
                 [
-                    ("RPUSH, one at a time", single.baseline, "baseline"),
+                    ("RPUSH of the same JSON, one at a time", single.baseline, "baseline"),
                     ("taskq put, one at a time", single.ours, "taskq"),
-                    ("pipelined RPUSH", batch.baseline, "baseline"),
+                    ("dicts + json + pipelined RPUSH", batch.baseline, "baseline"),
                     ("taskq put_many", batch.ours, "taskq"),
                 ],
                 "tasks per second",

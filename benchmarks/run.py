@@ -142,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     if missed:
         print("bench: targets missed: " + "; ".join(missed))
+    for r in results:
+        if r.met is False and r.details.get("why"):
+            print(f"bench: why {r.what!r} is missed: {r.details['why']}")
     return 0
 
 
