@@ -128,29 +128,9 @@ def encode(task: Task, max_bytes: int = DEFAULT_MAX_BYTES, *, compact: bool = Fa
     if task.max_retries is not None or not compact:
         body["max_retries"] = task.max_retries
     body["created_at"] = task.created_at
-    data = _encode_body(body)
+    data = ENCODER.encode(body).encode()
     check_size(len(data), max_bytes, "payload", what="the task")
     return data
-
-
-def _encode_json(body: dict[str, Any]) -> bytes:
-    """The standard library's encoder: the reference, and the fallback without orjson."""
-    return ENCODER.encode(body).encode()
-
-
-def _encode_orjson(body: dict[str, Any]) -> bytes:
-    """orjson writes the same JSON about five times faster (the largest cost of a batched
-    enqueue). A task was checked when it was made (finite numbers, str keys, valid Unicode,
-    integers within 2**53), so both encoders accept it, and both texts decode equal."""
-    return orjson.dumps(body)
-
-
-try:
-    import orjson
-except ImportError:  # an optional speed-up (pip install taskq-lib[fast])
-    _encode_body = _encode_json
-else:
-    _encode_body = _encode_orjson
 
 
 def decode(data: bytes | str, attempts: int = 0) -> Task:

@@ -115,10 +115,3 @@ def test_a_compact_body_leaves_defaults_out_and_reads_back_equal() -> None:
         assert decode(encode(task, compact=True)) == task
         assert decode(encode(task, compact=True)) == decode(encode(task))
 
-
-def test_the_fast_encoder_writes_what_the_standard_one_reads_equal() -> None:
-    from taskq_lib import task as codec
-
-    payload = {"s": 'ünï \u2028 "q"', "f": [0.1, 1e16, -2.5e-8], "i": 2**53 - 1, "n": None}
-    body = {"v": 1, "id": "x", "type": "t", "payload": payload, "created_at": 1.25}
-    assert json.loads(codec._encode_body(body)) == json.loads(codec._encode_json(body)) == body
