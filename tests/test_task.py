@@ -114,4 +114,3 @@ def test_a_compact_body_leaves_defaults_out_and_reads_back_equal() -> None:
     for task in (plain, custom):
         assert decode(encode(task, compact=True)) == task
         assert decode(encode(task, compact=True)) == decode(encode(task))
-
