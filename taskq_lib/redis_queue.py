@@ -171,7 +171,7 @@ class RedisQueue(InspectableQueue):
         # connection with the arguments that never change already encoded. Anything unusual
         # (a lost script cache, a lost connection) goes the careful way below.
         now, due = self._enqueue_times(delay, timeout)
-        body = encode(task, self.max_bytes, compact=True)
+        body = encode(task, self.max_bytes)
         if not _stock_client(self.client):  # wrapped (tracing, fault injection): go through it
             known = self._put_carefully(task, body, now, due)
         else:
@@ -287,7 +287,7 @@ class RedisQueue(InspectableQueue):
     def _enqueue_args(self, tasks: list[Task], due: int) -> list[Any]:
         args: list[Any] = []
         for task in tasks:
-            args += [task.id, encode(task, self.max_bytes, compact=True), due]
+            args += [task.id, encode(task, self.max_bytes), due]
         return args
 
     def _stream_enqueue(
