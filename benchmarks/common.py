@@ -209,6 +209,24 @@ def table(results: Sequence[Result]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
+def markdown(results: Sequence[Result]) -> str:
+    """The results as the README's Markdown table."""
+    lines = [
+        "| what | taskq | baseline in the same rounds | ratio (median of per-round ratios) "
+        "| target |",
+        "|---|---|---|---|---|",
+    ]
+    for r in results:
+        unit = {"tasks/s": "/s", "%": "", "bytes": " bytes"}.get(r.unit, f" {r.unit}")
+        ours = fmt(r.ours, r.unit) + unit
+        base = f"{r.baseline_name}: {fmt(r.baseline, r.unit)}{unit}" if r.baseline else ""
+        ratio = "" if r.ratio is None else f"{r.ratio:.2f}x"
+        met = {True: "met", False: "**missed**", None: ""}[r.met]
+        target = f"{r.target}: {met}" if met else r.target
+        lines.append(f"| {r.what} | {ours} | {base} | {ratio} | {target} |")
+    return "\n".join(lines) + "\n"
+
+
 def write_json(path: Path, results: Sequence[Result], env: dict[str, Any]) -> None:
     data = {
         "environment": env,

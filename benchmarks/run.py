@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import bench_delayed, bench_memory, bench_peers, bench_redis, bench_worker
-from .common import RESULTS, Result, environment, redis_for_run, table, write_json
+from .common import RESULTS, Result, environment, markdown, redis_for_run, table, write_json
 from .plots import figure
 
 
@@ -133,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for name in (f"bench-{stamp}", "latest"):
         write_json(args.out / f"{name}.json", results, env)
+        (args.out / f"{name}.md").write_text(markdown(results))
         figure(results, args.out / f"{name}.png")
     missed = [r.what for r in results if r.met is False]
     print()
