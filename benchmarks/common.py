@@ -223,7 +223,8 @@ def markdown(results: Sequence[Result]) -> str:
         ratio = "" if r.ratio is None else f"{r.ratio:.2f}x"
         met = {True: "met", False: "**missed**", None: ""}[r.met]
         target = f"{r.target}: {met}" if met else r.target
-        lines.append(f"| {r.what} | {ours} | {base} | {ratio} | {target} |")
+        cells = (r.what, ours, base, ratio, target)
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
 
