@@ -21,7 +21,7 @@ from typing import Any
 
 from taskq_lib import EventLog, MemoryQueue, Registry, Task, WorkerPool
 
-from .common import Result, median, rate
+from .common import Result, median, paired, rate
 
 THREADS = 4
 
@@ -103,6 +103,8 @@ def worker_pool(repeats: int, count: int) -> Result:
         ours.append(taskq_pool(count))
         single.append(taskq_pool(count, threads=1))
     o, b, t = median(ours), median(base), median(tpe)
+    ratio, ratios = paired(ours, base)
+    ahead, _ = paired(ours, tpe)
     return Result(
         "memory_pool",
         f"in-memory pool, {THREADS} threads, no-op tasks",
@@ -111,9 +113,10 @@ def worker_pool(repeats: int, count: int) -> Result:
         b,
         f"queue.Queue + {THREADS} threads",
         target=">= 0.5x and > ThreadPoolExecutor",
-        met=o >= 0.5 * b and o > t,
+        met=ratio >= 0.5 and ahead > 1,
         details={
             "tasks": count,
+            "ratios": ratios,
             "runs": ours,
             "baseline_runs": base,
             "thread_pool_executor": t,
@@ -121,4 +124,5 @@ def worker_pool(repeats: int, count: int) -> Result:
             "taskq_1_thread": median(single),
             "taskq_1_thread_runs": single,
         },
+        paired=ratio,
     )

@@ -1,7 +1,8 @@
 """Redis benchmarks: draining a queue in one worker process, enqueueing, memory per task.
 
-Every figure is measured for taskq and for a plain redis-py baseline in the same run, on the
-same server. Repeats alternate taskq and baseline, so a noisy neighbour hurts both alike.
+Every figure is measured for taskq and for a baseline in the same rounds, on the same server.
+Rounds alternate taskq and baseline, and the ratio is taken per round (then the median of the
+ratios), so a noisy neighbour or a machine slowing down hurts both alike.
 """
 
 from __future__ import annotations
@@ -15,13 +16,19 @@ import redis
 from taskq_lib import Task
 from taskq_lib.redis_queue import RedisQueue
 
-from .common import Result, median, rate, run_json, timed
+from .common import Result, median, paired, rate, run_json, timed
 from .consumer import plain_keys
 
 #: What the issue asks for, per row.
-TARGET_CONSUME = 10_000.0  # tasks/s, and 4x the baseline
+TARGET_CONSUME = 10_000.0  # tasks/s, and 4x the BLMOVE loop
+TARGET_FLOOR_RATIO = 0.5  # of the crash-safe floor
 TARGET_ENQUEUE_RATIO = 0.8
-TARGET_BATCH = 100_000.0
+TARGET_BATCH = 250_000.0
+TARGET_BATCH_RATIO = 0.5
+#: Tasks per take of the floor (the take script's batch).
+FLOOR_BATCH = 500
+#: put and RPUSH alternate in blocks of this many tasks.
+SINGLE_BLOCK = 50
 
 
 def make_tasks(count: int) -> list[Task]:
@@ -84,38 +91,68 @@ def drain_plain(url: str, count: int) -> float:
 def consume(
     url: str, repeats: int, count: int, baseline_count: int, prefetch: int, concurrency: int
 ) -> list[Result]:
-    """Throughput of one worker process: the pool, a tight loop, and the baseline."""
-    pool, loop, base = [], [], []
+    """Throughput of one worker process against the crash-safe floor and the plain loop.
+
+    Each round runs the four side by side: the floor (taskq's take script moving a batch of
+    500 into *in flight*, acks pipelined with the next take, no Python per task), a
+    `WorkerPool` and a one-thread get/ack loop with the library's defaults (adaptive
+    prefetch) plus the documented fast setting ``ack_batch=None``, and the classic
+    ``BLMOVE`` + ``LREM`` loop.
+    """
+    floor, pool, loop, base = [], [], [], []
     for _ in range(repeats):
-        base.append(drain_plain(url, baseline_count))
+        floor.append(drain_taskq(url, "floor", count, FLOOR_BATCH, 1))
         pool.append(drain_taskq(url, "taskq-pool", count, prefetch, concurrency))
         loop.append(drain_taskq(url, "taskq-loop", count, prefetch, 1))
-    b = median(base)
+        base.append(drain_plain(url, baseline_count))
     settings = {
-        "prefetch": prefetch,
-        "ack_batch": prefetch,
+        "prefetch": prefetch or "adaptive",
+        "ack_batch": prefetch or "adaptive (None)",
+        "concurrency": concurrency,
         "tasks": count,
+        "floor_batch": FLOOR_BATCH,
         "baseline_tasks": baseline_count,
+        "floor_runs": floor,
+        "pool_runs": pool,
+        "loop_runs": loop,
+        "plain_runs": base,
     }
+    shown = "adaptive" if not prefetch else f"prefetch={prefetch}"
     results = []
     for key, what, runs in (
-        ("consume_pool", f"Redis, 1 worker process, WorkerPool({concurrency} threads)", pool),
-        ("consume_loop", "Redis, 1 worker process, get/ack loop in 1 thread", loop),
+        ("consume_pool", f"Redis, 1 worker process, WorkerPool({concurrency}), {shown}", pool),
+        ("consume_loop", f"Redis, 1 worker process, get/ack loop in 1 thread, {shown}", loop),
     ):
-        ours = median(runs)
+        ratio, ratios = paired(runs, floor)
         results.append(
             Result(
                 key,
                 what,
                 "tasks/s",
-                ours,
-                b,
-                "BLMOVE+LREM loop",
-                target=">= 10,000/s and >= 4x",
-                met=ours >= TARGET_CONSUME and ours >= 4 * b,
-                details={**settings, "runs": runs, "baseline_runs": base},
+                median(runs),
+                median(floor),
+                f"Lua batch take of {FLOOR_BATCH} + pipelined acks (the floor)",
+                target=f">= {TARGET_FLOOR_RATIO:g}x" if key == "consume_pool" else "reported",
+                met=ratio >= TARGET_FLOOR_RATIO if key == "consume_pool" else None,
+                details={**settings, "runs": runs, "baseline_runs": floor, "ratios": ratios},
+                paired=ratio,
             )
         )
+    ratio, ratios = paired(pool, base)
+    results.append(
+        Result(
+            "consume_plain",
+            f"the same WorkerPool({concurrency}) against the classic reliable loop",
+            "tasks/s",
+            median(pool),
+            median(base),
+            "BLMOVE+LREM loop",
+            target=">= 10,000/s and >= 4x",
+            met=median(pool) >= TARGET_CONSUME and ratio >= 4,
+            details={**settings, "runs": pool, "baseline_runs": base, "ratios": ratios},
+            paired=ratio,
+        )
+    )
     return results
 
 
@@ -134,60 +171,71 @@ def prefetch_sweep(url: str, count: int, values: list[int]) -> Result:
 
 # ------------------------------------------------------------------ enqueueing
 def enqueue_single(url: str, repeats: int, count: int) -> Result:
-    """``queue.put(task)`` one at a time against ``RPUSH`` one at a time."""
-    client = redis.Redis.from_url(url)
-    ours, base, ratios = [], [], []
-    try:
-        for _ in range(repeats):
-            tasks = make_tasks(count)
-            bodies = [plain_body(t) for t in tasks]
-            key = _name("rpush")
-            queue = RedisQueue(_name("put"), client)
+    """``queue.put(task)`` one at a time against ``RPUSH`` of the same JSON one at a time.
 
-            def push(key: str = key, bodies: list[dict[str, Any]] = bodies) -> None:
-                for body in bodies:
-                    client.rpush(key, json.dumps(body))
-
-            def put(queue: RedisQueue = queue, tasks: list[Task] = tasks) -> None:
-                for task in tasks:
-                    queue.put(task)
-
-            b, o = rate(count, timed(push)), rate(count, timed(put))
-            base.append(b)
-            ours.append(o)
-            ratios.append(o / b)
-            client.delete(key)
-            queue.delete()
-    finally:
-        client.close()
-    ratio = median(ratios)
-    return Result(
-        "enqueue_single",
-        "enqueue, one at a time",
-        "tasks/s",
-        median(ours),
-        median(base),
-        "RPUSH one at a time",
-        target=">= 0.8x",
-        met=ratio >= TARGET_ENQUEUE_RATIO,
-        details={"tasks": count, "runs": ours, "baseline_runs": base, "ratios": ratios},
-    )
-
-
-def enqueue_batch(url: str, repeats: int, count: int) -> Result:
-    """``queue.put_many(tasks)`` against a redis-py pipeline of ``RPUSH``."""
+    Within a round the two alternate in blocks of 50, so both see the same machine.
+    """
     client = redis.Redis.from_url(url)
     ours, base = [], []
     try:
         for _ in range(repeats):
             tasks = make_tasks(count)
             bodies = [plain_body(t) for t in tasks]
+            key = _name("rpush")
+            queue = RedisQueue(_name("put"), client)
+            mine = theirs = 0.0
+            for i in range(0, count, SINGLE_BLOCK):
+
+                def push(
+                    block: list[dict[str, Any]] = bodies[i : i + SINGLE_BLOCK], key: str = key
+                ) -> None:
+                    for body in block:
+                        client.rpush(key, json.dumps(body))
+
+                def put(
+                    block: list[Task] = tasks[i : i + SINGLE_BLOCK], queue: RedisQueue = queue
+                ) -> None:
+                    for task in block:
+                        queue.put(task)
+
+                theirs += timed(push)
+                mine += timed(put)
+            base.append(rate(count, theirs))
+            ours.append(rate(count, mine))
+            client.delete(key)
+            queue.delete()
+    finally:
+        client.close()
+    ratio, ratios = paired(ours, base)
+    return Result(
+        "enqueue_single",
+        "enqueue, one at a time (put)",
+        "tasks/s",
+        median(ours),
+        median(base),
+        "RPUSH of the same JSON, one at a time",
+        target=f">= {TARGET_ENQUEUE_RATIO:g}x",
+        met=ratio >= TARGET_ENQUEUE_RATIO,
+        details={"tasks": count, "runs": ours, "baseline_runs": base, "ratios": ratios},
+        paired=ratio,
+    )
+
+
+def enqueue_batch(url: str, repeats: int, count: int) -> Result:
+    """``queue.put_many(tasks)`` against a bare baseline doing the same work: build each
+    task's dict (id, type, payload, time), encode it with ``json``, pipeline ``RPUSH``."""
+    client = redis.Redis.from_url(url)
+    ours, base, server = [], [], []
+    try:
+        for _ in range(repeats):
+            tasks = make_tasks(count)
             key = _name("pipe")
             queue = RedisQueue(_name("putmany"), client)
 
-            def push(key: str = key, bodies: list[dict[str, Any]] = bodies) -> None:
+            def push(key: str = key, tasks: list[Task] = tasks) -> None:
                 pipe = client.pipeline(transaction=False)
-                for body in bodies:
+                for t in tasks:
+                    body = {"id": t.id, "type": t.type, "payload": t.payload, "at": t.created_at}
                     pipe.rpush(key, json.dumps(body))
                 pipe.execute()
 
@@ -195,7 +243,9 @@ def enqueue_batch(url: str, repeats: int, count: int) -> Result:
                 queue.put_many(tasks)
 
             base.append(rate(count, timed(push)))
+            before = _eval_usec(client)
             ours.append(rate(count, timed(put_many)))
+            server.append((_eval_usec(client) - before) / count)
             if len(queue) != count:
                 raise RuntimeError("put_many lost tasks")
             client.delete(key)
@@ -203,17 +253,42 @@ def enqueue_batch(url: str, repeats: int, count: int) -> Result:
     finally:
         client.close()
     o = median(ours)
+    ratio, ratios = paired(ours, base)
+    in_script = median(server)
+    bound = 1e6 / in_script if in_script else float("inf")
+    why = (
+        f"Redis itself spends {in_script:.1f} us per task in enqueue.lua, so put_many cannot "
+        f"pass {bound:,.0f}/s on this machine whatever Python does"
+        if o < TARGET_BATCH and bound < 1.25 * TARGET_BATCH
+        else ""
+    )
     return Result(
         "enqueue_batch",
         "enqueue, batched (put_many)",
         "tasks/s",
         o,
         median(base),
-        "pipelined RPUSH",
-        target=">= 100,000/s",
-        met=o >= TARGET_BATCH,
-        details={"tasks": count, "runs": ours, "baseline_runs": base},
+        "dicts + json + pipelined RPUSH",
+        target=f">= {TARGET_BATCH:,.0f}/s and >= {TARGET_BATCH_RATIO:g}x",
+        met=o >= TARGET_BATCH and ratio >= TARGET_BATCH_RATIO,
+        details={
+            "tasks": count,
+            "runs": ours,
+            "baseline_runs": base,
+            "ratios": ratios,
+            # Time Redis itself spent in the enqueue script, per task (INFO commandstats):
+            # 1e6 / this is the most put_many can reach, whatever the Python side does.
+            "redis_script_us_per_task": server,
+            "why": why,
+        },
+        paired=ratio,
     )
+
+
+def _eval_usec(client: redis.Redis) -> int:
+    """Microseconds Redis has spent in EVAL so far (put_many sends EVAL)."""
+    stats: dict[str, Any] = client.info("commandstats")
+    return int(stats.get("cmdstat_eval", {}).get("usec", 0))
 
 
 # ------------------------------------------------------------------ memory

@@ -40,6 +40,8 @@ class Result:
         met: whether the target was met; None when there is only a figure to report.
         higher_is_better: how to read the ratio.
         details: everything else measured (every repeat, other settings), for the JSON.
+        paired: the median of the ratios taken round by round (see `paired`), when the
+            figure and its baseline were measured in the same rounds; it is the ratio shown.
     """
 
     key: str
@@ -52,10 +54,14 @@ class Result:
     met: bool | None = None
     higher_is_better: bool = True
     details: dict[str, Any] = field(default_factory=dict)
+    paired: float | None = None
 
     @property
     def ratio(self) -> float | None:
-        """taskq divided by the baseline (for times: the baseline divided by taskq)."""
+        """taskq divided by the baseline (for times: the baseline divided by taskq); the
+        median of the per-round ratios when there is one."""
+        if self.paired is not None:
+            return self.paired
         if not self.baseline or not self.ours:
             return None
         return self.ours / self.baseline if self.higher_is_better else self.baseline / self.ours
@@ -63,6 +69,14 @@ class Result:
 
 def median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
+
+
+def paired(ours: Sequence[float], base: Sequence[float]) -> tuple[float, list[float]]:
+    """The median of the ratios ``ours[i] / base[i]`` of rounds measured side by side, and
+    the ratios. The machine's speed drifts by 2x within minutes: a ratio of medians taken
+    minutes apart says little, a ratio within one round much more."""
+    ratios = [o / b for o, b in zip(ours, base, strict=True)]
+    return median(ratios), ratios
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -193,6 +207,25 @@ def table(results: Sequence[Result]) -> str:
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(line.rstrip() for line in lines)
+
+
+def markdown(results: Sequence[Result]) -> str:
+    """The results as the README's Markdown table."""
+    lines = [
+        "| what | taskq | baseline in the same rounds | ratio (median of per-round ratios) "
+        "| target |",
+        "|---|---|---|---|---|",
+    ]
+    for r in results:
+        unit = {"tasks/s": "/s", "%": "", "bytes": " bytes"}.get(r.unit, f" {r.unit}")
+        ours = fmt(r.ours, r.unit) + unit
+        base = f"{r.baseline_name}: {fmt(r.baseline, r.unit)}{unit}" if r.baseline else ""
+        ratio = "" if r.ratio is None else f"{r.ratio:.2f}x"
+        met = {True: "met", False: "**missed**", None: ""}[r.met]
+        target = f"{r.target}: {met}" if met else r.target
+        cells = (r.what, ours, base, ratio, target)
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def write_json(path: Path, results: Sequence[Result], env: dict[str, Any]) -> None:

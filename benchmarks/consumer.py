@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import threading
 import time
 from typing import Any
@@ -48,7 +49,7 @@ def taskq_pool(queue: str, count: int, prefetch: int, concurrency: int) -> dict[
 
     registry = Registry()
     registry.register("noop", handler)
-    q = RedisQueue(queue, get_redis(), prefetch=prefetch, ack_batch=prefetch)
+    q = RedisQueue(queue, get_redis(), prefetch=prefetch or None, ack_batch=prefetch or None)
     pool = WorkerPool(q, registry, concurrency=concurrency, events=EventLog(maxlen=1000))
     start = time.perf_counter()
     pool.start()
@@ -63,7 +64,7 @@ def taskq_pool(queue: str, count: int, prefetch: int, concurrency: int) -> dict[
 
 def taskq_loop(queue: str, count: int, prefetch: int) -> dict[str, Any]:
     """One thread: get, run, ack. No pool, no events: the queue's own cost."""
-    q = RedisQueue(queue, get_redis(), prefetch=prefetch, ack_batch=prefetch)
+    q = RedisQueue(queue, get_redis(), prefetch=prefetch or None, ack_batch=prefetch or None)
     processed = 0
     wall_start = time.time()  # wall clock too: several consumers' spans are compared
     start = time.perf_counter()
@@ -78,6 +79,42 @@ def taskq_loop(queue: str, count: int, prefetch: int) -> dict[str, Any]:
     seconds = time.perf_counter() - start
     q.close()
     return {"seconds": seconds, "processed": processed, "start": wall_start, "end": time.time()}
+
+
+def floor(queue: str, count: int, batch: int) -> dict[str, Any]:
+    """The crash-safe floor: taskq's own take script moves a batch into *in flight* (leases,
+    tokens, attempts) and the ack script, pipelined with the next take, marks it done. No
+    Python per task beyond collecting ids and tokens: what Redis and the network allow."""
+    q = RedisQueue(queue, get_redis())
+    client: Any = q.client
+    take, ack = q._scripts["take"], q._scripts["ack"]  # benchmark only: the scripts themselves
+    take_keys, ack_keys = q._keys["take"], q._keys["ack"]
+    for script in (take, ack):
+        client.script_load(script.script)
+    prefix = f"floor:{os.getpid()}"
+    processed, acks = 0, []
+    start = time.perf_counter()
+    while True:
+        now = round(time.time() * 1000)
+        pipe = client.pipeline(transaction=False)
+        if acks:
+            pipe.execute_command(
+                "EVALSHA", ack.sha, len(ack_keys), *ack_keys, now, 86_400_000, *acks
+            )
+        if processed >= count:
+            pipe.execute()
+            break
+        args = [now, 30_000, batch, prefix, 10]
+        pipe.execute_command("EVALSHA", take.sha, len(take_keys), *take_keys, *args)
+        reply = pipe.execute()[-1]
+        if len(reply) == 1:
+            break
+        acks = []
+        for i in range(1, len(reply), 4):
+            acks += [reply[i], reply[i + 1], ""]
+        processed += (len(reply) - 1) // 4
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "processed": processed}
 
 
 def plain(queue: str, count: int) -> dict[str, Any]:
@@ -120,10 +157,10 @@ def idle(queue: str, seconds: float, concurrency: int) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("mode", choices=["taskq-pool", "taskq-loop", "plain", "idle"])
+    parser.add_argument("mode", choices=["taskq-pool", "taskq-loop", "floor", "plain", "idle"])
     parser.add_argument("--queue", required=True)
     parser.add_argument("--count", type=int, default=0)
-    parser.add_argument("--prefetch", type=int, default=100)
+    parser.add_argument("--prefetch", type=int, default=0, help="0: adaptive (the default)")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=5.0)
     args = parser.parse_args(argv)
@@ -131,6 +168,8 @@ def main(argv: list[str] | None = None) -> None:
         out = taskq_pool(args.queue, args.count, args.prefetch, args.concurrency)
     elif args.mode == "taskq-loop":
         out = taskq_loop(args.queue, args.count, args.prefetch)
+    elif args.mode == "floor":
+        out = floor(args.queue, args.count, args.prefetch)
     elif args.mode == "plain":
         out = plain(args.queue, args.count)
     else:

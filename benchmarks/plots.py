@@ -15,7 +15,10 @@ def _bars(ax: Any, title: str, bars: list[tuple[str, float, str]], unit: str) ->
     labels = [label for label, _, _ in bars]
     values = [value for _, value, _ in bars]
     drawn = ax.barh(labels, values, color=[COLORS[kind] for _, _, kind in bars])
-    ax.bar_label(drawn, labels=[f"{v:,.0f}" for v in values], padding=3, fontsize=8)
+    shown = [f"{v:.2f}x" if unit == "ratio" else f"{v:,.0f}" for v in values]
+    ax.bar_label(drawn, labels=shown, padding=3, fontsize=8)
+    if unit == "ratio":
+        ax.axvline(1.0, color=COLORS["baseline"], linewidth=1)
     ax.invert_yaxis()
     ax.set_xlabel(unit)
     ax.set_xlim(0, max(values) * 1.3 if values else 1)
@@ -32,13 +35,14 @@ def figure(results: Sequence[Result], path: Path) -> None:
 
     by_key = {r.key: r for r in results}
     panels: list[Any] = []
-    pool, loop = by_key.get("consume_pool"), by_key.get("consume_loop")
-    if pool and loop and pool.baseline:
+    pool, loop, plain = (by_key.get(k) for k in ("consume_pool", "consume_loop", "consume_plain"))
+    if pool and loop and plain and pool.baseline and plain.baseline:
         panels.append(
             (
-                "Redis: one worker process drains a queue",
+                "Redis: one worker process drains a queue (medians)",
                 [
-                    ("BLMOVE+LREM loop (redis-py)", pool.baseline, "baseline"),
+                    ("BLMOVE+LREM loop (redis-py)", plain.baseline, "baseline"),
+                    ("floor: Lua batch take + pipelined acks", pool.baseline, "baseline"),
                     ("taskq, get/ack loop", loop.ours, "taskq"),
                     ("taskq, WorkerPool", pool.ours, "taskq"),
                 ],
@@ -51,9 +55,9 @@ def figure(results: Sequence[Result], path: Path) -> None:
             (
                 "Redis: enqueue",
                 [
-                    ("RPUSH, one at a time", single.baseline, "baseline"),
+                    ("RPUSH of the same JSON, one at a time", single.baseline, "baseline"),
                     ("taskq put, one at a time", single.ours, "taskq"),
-                    ("pipelined RPUSH", batch.baseline, "baseline"),
+                    ("dicts + json + pipelined RPUSH", batch.baseline, "baseline"),
                     ("taskq put_many", batch.ours, "taskq"),
                 ],
                 "tasks per second",
@@ -71,6 +75,15 @@ def figure(results: Sequence[Result], path: Path) -> None:
                     ("taskq WorkerPool(1)", memory.details["taskq_1_thread"], "taskq"),
                 ],
                 "tasks per second",
+            )
+        )
+    ratios = [(r.key, r.ratio) for r in results if r.paired is not None]
+    if ratios:
+        panels.append(
+            (
+                "taskq / baseline, median of per-round ratios (1 = as fast)",
+                [(key, float(ratio or 0), "taskq") for key, ratio in ratios],
+                "ratio",
             )
         )
     delayed = by_key.get("delayed_p50")

@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import bench_delayed, bench_memory, bench_redis, bench_scale, bench_worker
-from .common import RESULTS, Result, environment, redis_for_run, table, write_json
+from . import bench_delayed, bench_memory, bench_peers, bench_redis, bench_scale, bench_worker
+from .common import RESULTS, Result, environment, markdown, redis_for_run, table, write_json
 from .plots import figure
 
 
@@ -41,6 +41,7 @@ class Sizes:
     delayed_spread: float = 2.0
     idle_seconds: float = 5.0
     kills: int = 3
+    peer: int = 20_000
 
 
 QUICK = Sizes(
@@ -56,10 +57,11 @@ QUICK = Sizes(
     delayed_spread=1.0,
     idle_seconds=2.0,
     kills=1,
+    peer=5_000,
 )
 
 #: The groups, in the order they run.
-GROUPS = ("redis", "enqueue", "memory", "delayed", "worker", "sweep", "scale")
+GROUPS = ("redis", "enqueue", "peers", "memory", "delayed", "worker", "sweep", "scale")
 
 
 def plan(
@@ -68,12 +70,16 @@ def plan(
     """Each group: a function that measures it."""
     return {
         "redis": lambda: bench_redis.consume(
-            url, repeats, size.drain, size.drain_baseline, prefetch, concurrency=4
+            url, repeats, size.drain, size.drain_baseline, prefetch, concurrency=8
         ),
         "enqueue": lambda: [
             bench_redis.enqueue_single(url, max(repeats, 5), size.single),
             bench_redis.enqueue_batch(url, repeats, size.batch),
             bench_redis.memory_per_task(url, size.memory_tasks),
+        ],
+        "peers": lambda: [
+            *bench_peers.peers(url, repeats, size.peer),
+            bench_peers.mix_spread(url),
         ],
         "memory": lambda: [bench_memory.worker_pool(repeats, size.pool)],
         "delayed": lambda: bench_delayed.lateness(url, size.delayed, size.delayed_spread),
@@ -96,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis-url", default=os.environ.get("TASKQ_BENCH_REDIS_URL"))
     parser.add_argument("--only", default=",".join(GROUPS), help=f"groups: {', '.join(GROUPS)}")
     parser.add_argument("--repeats", type=int, default=3, help="runs per figure; the median counts")
-    parser.add_argument("--prefetch", type=int, default=100, help="prefetch = ack_batch for Redis")
+    parser.add_argument(
+        "--prefetch", type=int, default=0, help="prefetch = ack_batch for Redis (0: adaptive)"
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for JSON and PNG")
     args = parser.parse_args(argv)
@@ -129,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for name in (f"bench-{stamp}", "latest"):
         write_json(args.out / f"{name}.json", results, env)
+        (args.out / f"{name}.md").write_text(markdown(results))
         figure(results, args.out / f"{name}.png")
     missed = [r.what for r in results if r.met is False]
     print()
@@ -138,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     if missed:
         print("bench: targets missed: " + "; ".join(missed))
+    for r in results:
+        if r.met is False and r.details.get("why"):
+            print(f"bench: why {r.what!r} is missed: {r.details['why']}")
     return 0
 
 

@@ -191,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run workers on a Redis queue. SIGTERM or SIGINT (Ctrl+C) stops them "
         "gracefully: tasks in hand finish, prefetched ones go back to the queue.",
     )
-    options: list[tuple[str, Callable[[str], Any], float, str]] = [
+    options: list[tuple[str, Callable[[str], Any], float | None, str]] = [
         ("--concurrency", _int_between(1, MAX_THREADS), 4, f"worker threads, 1..{MAX_THREADS}"),
         (
             "--async-concurrency",
@@ -202,8 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
         (
             "--prefetch",
             _int_between(1, MAX_PREFETCH),
-            1,
-            f"tasks taken (and acks sent) per round trip, 1..{MAX_PREFETCH}",
+            None,
+            f"tasks taken (and acks sent) per round trip, 1..{MAX_PREFETCH}; default: adapted "
+            "to how fast tasks finish (1 for slow handlers, up to 500 for fast ones)",
         ),
         (
             "--lease",

@@ -28,6 +28,8 @@ FINAL = frozenset({SUCCEEDED, DEAD})
 
 #: One line per task outcome, on a logger of its own so that it can be quietened alone.
 task_log = logging.getLogger("taskq.tasks")
+#: The level each kind is logged at (a kind not named here: INFO).
+_LEVELS = {STARTED: logging.DEBUG, DEAD: logging.WARNING}
 
 
 # Not frozen: a frozen dataclass costs five times as much to build, and a worker builds two
@@ -135,15 +137,27 @@ class LoggedEvents(EventLog):
 
     def record(self, event: Event) -> None:
         super().record(event)
+        # Checked first: building the line costs more than recording the event, and a busy
+        # worker quietened to WARNING records two events per task.
+        level = _LEVELS.get(event.kind, logging.INFO)
+        if not task_log.isEnabledFor(level):
+            return
         # Ids and error texts come from outside: escaped, so one event stays one log line.
         what = oneline(
             f"task {event.task_id} ({event.task_type}) on {event.worker}, run {event.attempt}"
         )
         if event.kind == STARTED:
-            task_log.debug("%s started", what)
+            _log(level, "%s started", what)
         elif event.kind == SUCCEEDED:
-            task_log.info("%s succeeded", what)
+            _log(level, "%s succeeded", what)
         elif event.kind == RETRYING:
-            task_log.info("%s failed, will retry: %s", what, oneline(event.detail))
+            _log(level, "%s failed, will retry: %s", what, oneline(event.detail))
         elif event.kind == DEAD:
-            task_log.warning("%s failed for good, dead-lettered: %s", what, oneline(event.detail))
+            _log(level, "%s failed for good, dead-lettered: %s", what, oneline(event.detail))
+
+
+def _log(level: int, message: str, *args: object) -> None:
+    """Log one task line. The line names its task, not a line of code, so the record is made
+    without `logging`'s search of the call stack for the caller (a quarter of the cost of a
+    log call, paid per task by a busy worker); handlers and filters see it as usual."""
+    task_log.handle(task_log.makeRecord(task_log.name, level, "taskq", 0, message, args, None))

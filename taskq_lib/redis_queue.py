@@ -17,6 +17,8 @@ commands.
 
 Throughput comes from batching: ``prefetch`` takes many tasks per round trip and
 ``ack_batch`` acknowledges many per round trip, sent in the same pipeline as the next take.
+By default the batch adapts to how fast this process finishes tasks (`taskq_lib.prefetch`):
+many when handlers are fast, one when they are slow.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from .interface import Delivery, check_put
 from .keys import QueueKeys
 from .limits import DEFAULT_MAX_RESULT_BYTES, check_payload, encode_value
 from .logtext import oneline
+from .prefetch import AdaptivePrefetch
 from .ratelimit import Limiter, RedisLimiter
 from .scripts import assemble, load
 from .status import STATES, InspectableQueue, Status, TaskInfo, check_wait
@@ -74,8 +77,11 @@ class RedisQueue(InspectableQueue):
             in-process fake without saying so. ``connection.get_redis()`` picks the course's
             (the fake, or the server ``TASKQ_REDIS_URL`` names).
         lease: seconds a delivery stays ours without a heartbeat.
-        prefetch: most tasks taken per round trip and held locally.
-        ack_batch: acknowledgements collected before one round trip sends them.
+        prefetch: most tasks taken per round trip and held locally; None (the default)
+            adapts it to how fast this process finishes tasks (see `taskq_lib.prefetch`).
+        ack_batch: acknowledgements collected before one round trip sends them; None sends
+            them with the next take, or once as many as the current batch are waiting (a
+            task's "succeeded" then shows in Redis a few milliseconds later).
         max_attempts: attempts whose lease expired before the task is dead-lettered (a task
             that keeps killing its worker); 0 means no limit.
         retention: seconds a succeeded task's status and result are kept.
@@ -104,8 +110,8 @@ class RedisQueue(InspectableQueue):
         client: Client,
         *,
         lease: float = 30.0,
-        prefetch: int = 1,
-        ack_batch: int = 1,
+        prefetch: int | None = None,
+        ack_batch: int | None = 1,
         max_attempts: int = 10,
         retention: float = 24 * 3600.0,
         dead_max: int = 10_000,
@@ -123,8 +129,8 @@ class RedisQueue(InspectableQueue):
                 f"lease and reaper_period must be > 0 and at most {MAX_LEASE:.0f} s (a day), "
                 f"got {lease!r} and {reaper_period!r}"
             )
-        if prefetch < 1 or ack_batch < 1:
-            raise ValueError("prefetch and ack_batch must be >= 1")
+        if (prefetch is not None and prefetch < 1) or (ack_batch is not None and ack_batch < 1):
+            raise ValueError("prefetch and ack_batch must be >= 1 (or None: adaptive)")
         if not isinstance(client, (redis.Redis, RedisCluster)):
             raise TypeError(
                 f"client must be a redis.Redis or a RedisCluster, not {type(client).__name__}: "
@@ -138,6 +144,8 @@ class RedisQueue(InspectableQueue):
         self.name, self.keys, self.client = name, QueueKeys(name), client
         # How tasks are handed out.
         self.lease, self.prefetch, self.ack_batch = lease, prefetch, ack_batch
+        #: Sizes each take when ``prefetch`` is None; its ``size`` is the batch now.
+        self.adaptive = AdaptivePrefetch(lease)
         self.max_attempts = max_attempts
         # What is kept, how big, and for how long.
         self.retention = retention
@@ -158,8 +166,17 @@ class RedisQueue(InspectableQueue):
         self._enqueue_head = tuple(
             x.encode() for x in (self._scripts["enqueue"].sha, str(len(enqueue_keys)))
         ) + tuple(key.encode() for key in enqueue_keys)
+        #: The same, packed in Redis's protocol once (EVALSHA, sha, numkeys, keys + 5 args).
+        head = (b"EVALSHA", *self._enqueue_head)
+        self._enqueue_packed = b"*%d\r\n" % (len(head) + 5) + b"".join(_bulk(x) for x in head)
+        #: A connection kept for puts (taking one from the pool costs as much as packing the
+        #: command); a put that finds it in use by another thread takes one from the pool.
+        self._put_conn: Any = None
+        self._put_pid = 0
+        self._put_lock = threading.Lock()
         self._lock = threading.Lock()
         self._buffer: deque[Delivery] = deque()  # taken, not yet handed to a worker
+        self._buffered_at = 0.0  # when the buffer was last filled (monotonic)
         self._held: dict[str, str] = {}  # id -> token of every delivery this consumer holds
         self._acks: list[str] = []  # flat (id, token, result) triples waiting to be sent
         self._wake = threading.Event()  # cuts short a local wait (a put, a wake)
@@ -180,11 +197,66 @@ class RedisQueue(InspectableQueue):
         second put of the same task in the same millisecond with the same delay is taken for a
         retry of the first, and changes nothing.)
         """
-        # The hottest call, so its own path: no chunking, and EVALSHA straight through
-        # execute_command with the arguments that never change already encoded.
+        # The hottest call, so its own path: no chunking, and EVALSHA straight on a pooled
+        # connection with the arguments that never change already encoded. Anything unusual
+        # (a lost script cache, a lost connection) goes the careful way below.
         now, due = self._enqueue_times(delay, timeout)
         body = encode(task, self.max_bytes)
-        args = (now, task.id, body, due, self._score(task, now, due))
+        score = self._score(task, now, due)
+        if not _stock_client(self.client):  # wrapped (tracing, fault injection): go through it
+            known = self._put_carefully(task, body, now, due, score)
+        else:
+            try:
+                known = self._evalsha_enqueue(now, task.id, body, due, score)
+            except (redis.ConnectionError, redis.TimeoutError, redis.exceptions.NoScriptError):
+                known = self._put_carefully(task, body, now, due, score)
+        if known and self._wrote(task.id, body, now, due):  # a retry found our own first run
+            known = []
+        self._check_known(known)
+
+    def _evalsha_enqueue(
+        self, now: int, task_id: str, body: bytes, due: int, score: int | float
+    ) -> Any:
+        """One enqueue call, packed here and sent on a kept connection, without redis-py's
+        per-command machinery (packing, pool, retries, callbacks), which costs as much as the
+        rest of a put. A connection that fails is dropped, not used again."""
+        command = b"".join(
+            (
+                self._enqueue_packed,
+                _bulk(b"%d" % now),
+                _bulk(task_id.encode()),
+                _bulk(body),
+                _bulk(b"%d" % due),
+                _bulk(repr(score).encode()),
+            )
+        )
+        stock: Any = self.client  # a plain redis.Redis here (see `_stock_client`)
+        pool = stock.connection_pool  # redis-py leaves Connection untyped
+        kept = self._put_lock.acquire(blocking=False)
+        try:
+            if kept and (self._put_conn is None or self._put_pid != os.getpid()):
+                # First put, or a forked child: never share the parent's socket.
+                self._put_conn, self._put_pid = pool.get_connection(), os.getpid()
+            conn = self._put_conn if kept else pool.get_connection()
+            try:
+                conn.send_packed_command([command])
+                return conn.read_response()
+            except (redis.ConnectionError, redis.TimeoutError):
+                conn.disconnect()  # a reply may be unread: the connection must start afresh
+                raise
+            finally:
+                if not kept:
+                    pool.release(conn)
+        finally:
+            if kept:
+                self._put_lock.release()
+
+    def _put_carefully(
+        self, task: Task, body: bytes, now: int, due: int, score: int | float
+    ) -> Any:
+        """The put through redis-py's own retries; a reply lost after the script ran is
+        found out by reading what Redis holds."""
+        args = (now, task.id, body, due, score)
         client: Any = self.client  # redis-py leaves execute_command untyped
         try:
             try:
@@ -196,9 +268,7 @@ class RedisQueue(InspectableQueue):
             if not self._wrote(task.id, body, now, due):  # it did not run: nothing was queued
                 raise
             known = []
-        if known and self._wrote(task.id, body, now, due):  # a retry found our own first run
-            known = []
-        self._check_known(known)
+        return known
 
     def _score(self, task: Task, now: int, due: int) -> int | float:
         """The task's score on pending (smaller runs sooner): -priority, less what aging gives
@@ -306,16 +376,24 @@ class RedisQueue(InspectableQueue):
             if self._closed:
                 raise QueueClosed(f"queue {self.name!r} is closed")
             self._wake.clear()
-            deliveries, next_ms = self._take(self.prefetch)
+            deliveries, next_ms = self._take(self._batch())
             self.next_ms = next_ms  # for a MultiQueue planning its wait over several queues
             if deliveries:
                 with self._lock:
                     self._buffer.extend(deliveries[1:])
+                    self._buffered_at = time.monotonic()
                 return deliveries[0]
             remaining = math.inf if deadline is None else deadline - time.monotonic()
             if remaining <= 0 or self._wakeups != wakeups:
                 return None
             self._wait(min(remaining, self.reaper_period), next_ms)
+
+    def _batch(self) -> int:
+        """How many tasks the next take asks for."""
+        if self.prefetch is not None:
+            return self.prefetch
+        with self._lock:
+            return self.adaptive.next_size(time.monotonic())
 
     def _wait(self, longest: float, next_ms: int) -> None:
         """Wait for new work, a due task or an expiring lease, at most ``longest`` seconds."""
@@ -401,7 +479,9 @@ class RedisQueue(InspectableQueue):
         )
         with self._lock:
             self._acks += [delivery.task.id, delivery.token, encoded]
-            full = len(self._acks) >= 3 * self.ack_batch
+            self.adaptive.finished()
+            batch = self.ack_batch or self.adaptive.size
+            full = len(self._acks) >= 3 * batch
         if full:
             self.flush()
 
@@ -433,6 +513,7 @@ class RedisQueue(InspectableQueue):
         task_id = delivery.task.id
         with self._lock:
             self._held.pop(task_id, None)
+            self.adaptive.finished()
         ok = self._run("fail", self._fail_args(task_id, delivery.token, error, retry_in))
         if not ok:
             self.lost_leases += 1
@@ -480,8 +561,18 @@ class RedisQueue(InspectableQueue):
 
     def _beat(self) -> None:
         failing = False
-        while not self._heartbeat_stop.wait(self.lease / 3):
+        every = self.lease / 3
+        # With adaptive prefetch it also looks, a few times per give-back time, for
+        # prefetched tasks waiting too long in this consumer's buffer.
+        tick = every if self.prefetch is not None else min(every, self.adaptive.give_back / 2)
+        renewed = time.monotonic()
+        while not self._heartbeat_stop.wait(tick):
             try:
+                if self.prefetch is None:
+                    self._give_back_waiting()
+                if time.monotonic() - renewed < every - tick / 2:
+                    continue
+                renewed = time.monotonic()
                 self.extend_leases()
                 self.flush()
                 if failing:
@@ -493,6 +584,22 @@ class RedisQueue(InspectableQueue):
                         "queue %s: heartbeat failed (%s); will keep trying", self.name, oneline(exc)
                     )
                 failing = True
+
+    def _give_back_waiting(self) -> None:
+        """Give back prefetched tasks that waited in the buffer longer than the adaptive
+        give-back time (every thread of this consumer busy with slow tasks), so that an idle
+        consumer can run them now. They go to the front of pending, attempt undone."""
+        with self._lock:
+            waited = time.monotonic() - self._buffered_at
+            if not self._buffer or waited < self.adaptive.give_back:
+                return
+            waiting = list(self._buffer)
+            self._buffer.clear()
+            for delivery in waiting:
+                self._held.pop(delivery.task.id, None)
+            self.adaptive.gave_back()
+        # If this fails, the leases expire and the tasks run anyway: at-least-once holds.
+        self._run("release", [self._now_ms(), *(x for d in waiting for x in (d.task.id, d.token))])
 
     def extend_leases(self) -> list[str]:
         """Renew the lease of every delivery this consumer holds; return the ids lost."""
@@ -738,6 +845,11 @@ class RedisQueue(InspectableQueue):
             self._run("release", [self._now_ms(), *pairs])
         if self._heartbeat is not None:
             self._heartbeat.join(timeout=5)
+        with self._put_lock:
+            if self._put_conn is not None and self._put_pid == os.getpid():
+                stock: Any = self.client  # only a plain redis.Redis keeps a put connection
+                stock.connection_pool.release(self._put_conn)
+            self._put_conn = None
 
     def wake(self) -> None:
         """Cut short this process's short local waits. (A wait inside Redis ends at its
@@ -791,6 +903,25 @@ def _chunks(items: Iterable[Task], size: int) -> Iterator[list[Task]]:
     iterator = iter(items)
     while chunk := list(itertools.islice(iterator, size)):
         yield chunk
+
+
+def _stock_client(client: Client) -> bool:
+    """Is ``client`` a plain ``redis.Redis`` (not a cluster client) with nothing wrapped around
+    its ``execute_command`` (a tracer's, a test's)? Only then may a put bypass it."""
+    return (
+        isinstance(client, redis.Redis)
+        and "execute_command" not in vars(client)
+        and type(client).execute_command is _STOCK_EXECUTE
+    )
+
+
+#: redis-py's own execute_command, as imported.
+_STOCK_EXECUTE = redis.Redis.execute_command
+
+
+def _bulk(value: bytes) -> bytes:
+    """One argument in Redis's protocol (a bulk string)."""
+    return b"$%d\r\n%s\r\n" % (len(value), value)
 
 
 def _text(value: Any) -> str:
