@@ -298,14 +298,14 @@ def build_parser() -> argparse.ArgumentParser:
     enqueue.set_defaults(run=run_enqueue)
 
     cancel = commands.add_parser(
-        "cancel", parents=[common], help="take back a waiting task (pending or scheduled)"
+        "cancel", parents=[one_queue], help="take back a waiting task (pending or scheduled)"
     )
     cancel.add_argument("task_id", metavar="ID", help="the task's id")
     cancel.set_defaults(run=run_cancel)
 
     periodic = commands.add_parser(
         "periodic",
-        parents=[common, app_spec],
+        parents=[one_queue, app_spec],
         help="list the periodic schedules, their last tick and their next run",
     )
     periodic.set_defaults(run=run_periodic)
