@@ -201,7 +201,7 @@ class RedisQueue(InspectableQueue):
         # connection with the arguments that never change already encoded. Anything unusual
         # (a lost script cache, a lost connection) goes the careful way below.
         now, due = self._enqueue_times(delay, timeout)
-        body = encode(task, self.max_bytes)
+        body = encode(task, self.max_bytes, compact=True)
         score = self._score(task, now, due)
         if not _stock_client(self.client):  # wrapped (tracing, fault injection): go through it
             known = self._put_carefully(task, body, now, due, score)
@@ -335,7 +335,8 @@ class RedisQueue(InspectableQueue):
     def _enqueue_args(self, tasks: list[Task], now: int, due: int) -> list[Any]:
         args: list[Any] = []
         for task in tasks:
-            args += [task.id, encode(task, self.max_bytes), due, self._score(task, now, due)]
+            body = encode(task, self.max_bytes, compact=True)
+            args += [task.id, body, due, self._score(task, now, due)]
         return args
 
     def _stream_enqueue(

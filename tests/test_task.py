@@ -103,3 +103,14 @@ def test_wire_format_is_plain_json() -> None:
 def test_lone_surrogates_are_refused_not_crashed_on(payload: dict[str, object], where: str) -> None:
     with pytest.raises(InvalidTask, match=f"{where} is not valid Unicode"):
         Task("t", payload)
+
+
+def test_a_compact_body_leaves_defaults_out_and_reads_back_equal() -> None:
+    plain = Task("sms", {"to": "+880"}, id="a", created_at=1.5)
+    custom = Task("sms", {"to": "+880"}, id="b", priority=3, max_retries=0, created_at=1.5)
+    short = json.loads(encode(plain, compact=True))
+    assert "priority" not in short and "max_retries" not in short
+    assert json.loads(encode(custom, compact=True))["max_retries"] == 0  # 0 is not the default
+    for task in (plain, custom):
+        assert decode(encode(task, compact=True)) == task
+        assert decode(encode(task, compact=True)) == decode(encode(task))
