@@ -51,6 +51,7 @@ from .ratelimit import Limiter, RedisLimiter
 from .scripts import assemble, load
 from .status import STATES, InspectableQueue, Status, TaskInfo, check_wait
 from .task import DEFAULT_MAX_BYTES, Task, decode, dumps, encode
+from .unique import Claim
 
 log = logging.getLogger("taskq.redis")
 
@@ -729,27 +730,20 @@ class RedisQueue(InspectableQueue):
 
     # ----------------------------------------------------------------- unique, cancel, wait
     def put_unique(
-        self,
-        task: Task,
-        key: str,
-        fingerprint: str,
-        *,
-        delay: float = 0.0,
-        hold: float = 0.0,
-        timeout: float | None = None,
+        self, task: Task, claim: Claim, *, delay: float = 0.0, timeout: float | None = None
     ) -> str:
         """Put ``task`` unless ``key`` is held (one script: the check and the put are one
         step). A client retry after a lost reply finds its own task holding the key."""
         now, due = self._enqueue_times(delay, timeout)
-        until = now + round(hold * 1000) if hold > 0 else 0
+        until = now + round(claim.hold * 1000) if claim.hold > 0 else 0
         body = encode(task, self.max_bytes)
-        reply = self._run("unique", [now, key, fingerprint, until, task.id, body, due])
+        reply = self._run("unique", [now, claim.key, claim.fingerprint, until, task.id, body, due])
         if not reply:
             self._check_known([])  # wakes local waiters
             return task.id
         holder, held_fingerprint = _text(reply[0]), _text(reply[1])
-        if held_fingerprint != fingerprint:
-            raise UniqueKeyConflict(key, holder)
+        if held_fingerprint != claim.fingerprint:
+            raise UniqueKeyConflict(claim.key, holder)
         return holder
 
     def cancel(self, task_id: str) -> TaskInfo:

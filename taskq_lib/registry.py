@@ -23,7 +23,7 @@ from .ratelimit import RateLimit, parse_rate
 from .retry import RetryPolicy
 from .status import InspectableQueue
 from .task import Task, encode, validate_type
-from .unique import check_key, check_unique_for, fingerprint
+from .unique import Claim, check_key, check_unique_for, fingerprint
 
 #: A plain function, or an ``async def`` one (its calls return a coroutine).
 Handler = Callable[[Task], Any]
@@ -285,9 +285,8 @@ def submit_unique(
     if events is not None:
         events.record(Event(task.created_at, ENQUEUED, task.id, task.type))
     try:
-        holder = queue.put_unique(
-            task, key, fingerprint(task, delay), delay=delay, hold=hold, timeout=timeout
-        )
+        claim = Claim(key, fingerprint(task, delay), hold)
+        holder = queue.put_unique(task, claim, delay=delay, timeout=timeout)
     except Exception as exc:
         if events is not None:
             events.record(Event(task.created_at, REFUSED, task.id, task.type, detail=str(exc)))

@@ -24,6 +24,7 @@ from .interface import Delivery, TaskQueue
 from .memory import MemoryQueue
 from .ratelimit import Limiter
 from .task import Task
+from .unique import Claim
 
 
 class Status(str, Enum):
@@ -99,20 +100,12 @@ class InspectableQueue(TaskQueue):
 
     @abstractmethod
     def put_unique(
-        self,
-        task: Task,
-        key: str,
-        fingerprint: str,
-        *,
-        delay: float = 0.0,
-        hold: float = 0.0,
-        timeout: float | None = None,
+        self, task: Task, claim: Claim, *, delay: float = 0.0, timeout: float | None = None
     ) -> str:
-        """Put ``task`` unless unique key ``key`` is held (see `taskq_lib.unique`); return the
+        """Put ``task`` unless the claim's key is held (see `taskq_lib.unique`); return the
         id of the task that holds the key: ``task.id`` if it was put, else the earlier task's.
-        `UniqueKeyConflict` if the holder was made with another ``fingerprint``. ``hold``:
-        seconds the key stays held at least (it is also held while its task waits or runs);
-        ``timeout``: as for `put`.
+        `UniqueKeyConflict` if the holder was made with another fingerprint. ``timeout``: as
+        for `put`.
         Use `Registry.enqueue` with ``unique_key``, which checks the key and computes the rest.
         """
 
@@ -276,15 +269,9 @@ class TrackedQueue(InspectableQueue):
             return self.inner.purge_dead()
 
     def put_unique(
-        self,
-        task: Task,
-        key: str,
-        fingerprint: str,
-        *,
-        delay: float = 0.0,
-        hold: float = 0.0,
-        timeout: float | None = None,
+        self, task: Task, claim: Claim, *, delay: float = 0.0, timeout: float | None = None
     ) -> str:
+        key, fingerprint = claim.key, claim.fingerprint
         with self._unique_lock:  # the check and the put as one step
             now = self._now()
             held = self._uniques.get(key)
@@ -298,7 +285,7 @@ class TrackedQueue(InspectableQueue):
                         raise UniqueKeyConflict(key, holder)
                     return holder
             self.put(task, delay=delay, timeout=timeout)
-            self._uniques[key] = (task.id, fingerprint, now + hold)
+            self._uniques[key] = (task.id, fingerprint, now + claim.hold)
             return task.id
 
     def cancel(self, task_id: str) -> TaskInfo:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import InvalidTask
@@ -28,6 +29,16 @@ MAX_KEY_LENGTH = 200
 KEY_PATTERN = re.compile(rf"[\x21-\x7e]{{1,{MAX_KEY_LENGTH}}}")
 #: How long the API keeps an ``Idempotency-Key`` held by default: 24 hours.
 IDEMPOTENCY_RETENTION = 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A unique key a put claims: the key, the request's `fingerprint`, and ``hold``, the
+    seconds the key stays held at least (it is also held while its task waits or runs)."""
+
+    key: str
+    fingerprint: str
+    hold: float = 0.0
 
 
 def check_key(key: object) -> str:
