@@ -5,7 +5,7 @@
 local now = num(ARGV[1], 'now')
 groups_of(2, 2)
 local released = 0
-for i = #ARGV - 1, 2, -2 do  -- backwards, so LPUSH keeps their order
+for i = #ARGV - 1, 2, -2 do  -- backwards: front line numbers count down, so the order stays
   local id, token = ARGV[i], ARGV[i + 1]
   if holds(id, token) then
     release_lease(id)
