@@ -5,12 +5,14 @@ replication can lose: tasks acknowledged to the producer just before the kill, n
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -94,41 +96,47 @@ def test_killing_the_master_of_a_busy_queue_loses_only_unreplicated_writes() -> 
             client.close()
 
 
+@contextlib.contextmanager
+def sentinel_for(master: RedisServer, settings: str = "") -> Iterator[str]:
+    """One Sentinel (``redis-server --sentinel``, which is what ``redis-sentinel`` is; quorum
+    1) watching ``master`` as ``svc``, with more ``settings`` lines; yields its URL."""
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="taskq-sentinel-") as folder:
+        config = Path(folder) / "sentinel.conf"
+        config.write_text(
+            f"port {port}\nbind 127.0.0.1\ndir {folder}\n"
+            f"sentinel monitor svc 127.0.0.1 {master.port} 1\n{settings}"
+        )
+        binary = shutil.which("redis-server")
+        assert binary is not None
+        with subprocess.Popen(
+            [binary, str(config), "--sentinel"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        ) as sentinel:
+            try:
+                yield f"redis+sentinel://127.0.0.1:{port}/svc/0"
+            finally:
+                sentinel.terminate()
+                sentinel.wait(timeout=10)
+
+
 def test_a_sentinel_url_reaches_the_master_it_names() -> None:
     """``redis+sentinel://host:port/service/db``: the queue works on the master the Sentinel
-    names (started here as ``redis-server --sentinel``, which is what ``redis-sentinel`` is)."""
-    with RedisServer() as master:
-        port = free_port()
-        with tempfile.TemporaryDirectory(prefix="taskq-sentinel-") as folder:
-            config = Path(folder) / "sentinel.conf"
-            config.write_text(
-                f"port {port}\nbind 127.0.0.1\ndir {folder}\n"
-                f"sentinel monitor svc 127.0.0.1 {master.port} 1\n"
-            )
-            binary = shutil.which("redis-server")
-            assert binary is not None
-            with subprocess.Popen(
-                [binary, str(config), "--sentinel"],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            ) as sentinel:
-                try:
-                    url = f"redis+sentinel://127.0.0.1:{port}/svc/0"
-                    client = connect_when_up(url)
-                    assert "found through Sentinel" in describe(client)
-                    queue = RedisQueue("via-sentinel", client)
-                    queue.put(Task("t", {"x": 1}, priority=3))
-                    delivery = queue.get(timeout=2)
-                    assert delivery is not None and delivery.task.payload == {"x": 1}
-                    queue.ack(delivery)
-                    direct = redis.Redis(port=master.port)
-                    assert direct.zcard(queue.keys.done) == 1  # it was the master's data
-                    direct.close()
-                    queue.delete()
-                    client.close()
-                finally:
-                    sentinel.terminate()
-                    sentinel.wait(timeout=10)
+    names."""
+    with RedisServer() as master, sentinel_for(master) as url:
+        client = connect_when_up(url)
+        assert "found through Sentinel" in describe(client)
+        queue = RedisQueue("via-sentinel", client)
+        queue.put(Task("t", {"x": 1}, priority=3))
+        delivery = queue.get(timeout=2)
+        assert delivery is not None and delivery.task.payload == {"x": 1}
+        queue.ack(delivery)
+        direct = redis.Redis(port=master.port)
+        assert direct.zcard(queue.keys.done) == 1  # it was the master's data
+        direct.close()
+        queue.delete()
+        client.close()
 
 
 def connect_when_up(url: str, timeout: float = 10.0) -> redis.Redis:
@@ -175,28 +183,12 @@ def test_sentinel_fails_over_and_the_workers_follow() -> None:
         while direct.info("replication").get("master_link_status") != "up":
             assert time.monotonic() < synced, "the replica did not sync"
             time.sleep(0.02)  # the replica's first sync: poll it, as RedisServer.start does
-        port = free_port()
-        with tempfile.TemporaryDirectory(prefix="taskq-sentinel-") as folder:
-            config = Path(folder) / "sentinel.conf"
-            config.write_text(
-                f"port {port}\nbind 127.0.0.1\ndir {folder}\n"
-                f"sentinel monitor svc 127.0.0.1 {master.port} 1\n"
-                "sentinel down-after-milliseconds svc 500\n"
-                "sentinel failover-timeout svc 2000\n"
-            )
-            binary = shutil.which("redis-server")
-            assert binary is not None
-            with subprocess.Popen(
-                [binary, str(config), "--sentinel"],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            ) as sentinel:
-                try:
-                    run_through_a_failover(f"redis+sentinel://127.0.0.1:{port}/svc/0", master)
-                finally:
-                    sentinel.terminate()
-                    sentinel.wait(timeout=10)
-                    direct.close()
+        settings = "sentinel down-after-milliseconds svc 500\nsentinel failover-timeout svc 2000\n"
+        try:
+            with sentinel_for(master, settings) as url:
+                run_through_a_failover(url, master)
+        finally:
+            direct.close()
 
 
 class Ran:

@@ -61,38 +61,6 @@ CHILD = textwrap.dedent(
 )
 
 
-def test_task_of_a_sigkilled_worker_comes_back(server: RedisServer) -> None:
-    lease, reaper = 0.6, 0.2
-    client = redis.Redis.from_url(server.url)
-    queue = RedisQueue("kill", client, lease=lease, reaper_period=reaper)
-    task = Task("t", {"important": True})
-    queue.put(task)
-    with subprocess.Popen(
-        [sys.executable, "-c", CHILD, server.url, str(lease)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    ) as child:
-        guard = threading.Timer(30, child.kill)  # never hang the suite
-        guard.start()
-        try:
-            assert child.stdout is not None
-            assert child.stdout.readline().strip() == task.id
-            child.send_signal(signal.SIGKILL)
-            child.wait(timeout=10)
-            killed = time.monotonic()
-            back = queue.get(timeout=10)
-            recovered = time.monotonic() - killed
-        finally:
-            guard.cancel()
-            child.kill()
-    assert back is not None and back.task.id == task.id and back.task.attempts == 2
-    assert back.task.payload == {"important": True}
-    assert recovered <= lease + reaper + 0.5, f"recovery took {recovered:.2f} s"
-    queue.ack(back)
-    assert queue.info(task.id).state == "succeeded"  # type: ignore[union-attr]
-
-
 ASYNC_CHILD = textwrap.dedent(
     """
     import asyncio, sys, redis
@@ -112,14 +80,15 @@ ASYNC_CHILD = textwrap.dedent(
 )
 
 
-def test_task_of_a_sigkilled_async_worker_comes_back(server: RedisServer) -> None:
+@pytest.mark.parametrize("child_code", [CHILD, ASYNC_CHILD], ids=["thread", "async"])
+def test_task_of_a_sigkilled_worker_comes_back(server: RedisServer, child_code: str) -> None:
     lease, reaper = 0.6, 0.2
     client = redis.Redis.from_url(server.url)
     queue = RedisQueue("kill", client, lease=lease, reaper_period=reaper)
     task = Task("t", {"important": True})
     queue.put(task)
     with subprocess.Popen(
-        [sys.executable, "-c", ASYNC_CHILD, server.url, str(lease)],
+        [sys.executable, "-c", child_code, server.url, str(lease)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -128,15 +97,20 @@ def test_task_of_a_sigkilled_async_worker_comes_back(server: RedisServer) -> Non
         guard.start()
         try:
             assert child.stdout is not None
-            assert child.stdout.readline().strip() == task.id  # the coroutine is running
+            assert child.stdout.readline().strip() == task.id  # the handler is running
             child.send_signal(signal.SIGKILL)
             child.wait(timeout=10)
+            killed = time.monotonic()
             back = queue.get(timeout=10)
+            recovered = time.monotonic() - killed
         finally:
             guard.cancel()
             child.kill()
     assert back is not None and back.task.id == task.id and back.task.attempts == 2
+    assert back.task.payload == {"important": True}
+    assert recovered <= lease + reaper + 0.5, f"recovery took {recovered:.2f} s"
     queue.ack(back)
+    assert queue.info(task.id).state == "succeeded"  # type: ignore[union-attr]
 
 
 async def _async_value(task: Task) -> object:
