@@ -25,6 +25,7 @@ import redis
 
 from taskq_lib import Task
 from taskq_lib.redis_queue import RedisQueue
+from tests.support import stop_process
 
 from .bench_worker import _poll, _wait_started
 from .common import ROOT, Result, median, subprocess_env
@@ -47,13 +48,7 @@ def _spawn(args: list[str], url: str, env: dict[str, str] | None = None) -> subp
 
 
 def _end(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+    stop_process(proc, timeout=30)
 
 
 def _worker_args(queue: str) -> list[str]:

@@ -51,6 +51,18 @@ def make_queue(backend: str, client: Client | None = None, **options: Any) -> Ta
     raise ValueError(f"unknown backend {backend!r}")
 
 
+def stop_process(proc: subprocess.Popen[Any], timeout: float = 20.0) -> None:
+    """Ask a child process to end (SIGTERM); kill it if it has not within ``timeout`` s."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
 def free_port() -> int:
     """A TCP port on loopback that nothing listens on (now)."""
     with socket.socket() as s:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import CHROMIUM_ARGS, ROOT, chromium, load_lab_module, unavailable
+from support import CHROMIUM_ARGS, ROOT, chromium, load_lab_module, stop_process, unavailable
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -130,12 +130,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         lab_module.wait_until_serving(port, TOKEN, proc, timeout=60)
         yield Lab(root, port, lab_module.url, proc, log)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop_process(proc)
 
 
 @pytest.fixture(scope="module")
