@@ -208,6 +208,16 @@ WAIT_RUN_DONE = """() => {
 }""".replace("KERNEL_IDLE", KERNEL_IDLE)
 
 
+def wait_or_fail(lab: Lab, page: Any, name: str, script: str, timeout_ms: int, what: str) -> None:
+    """Wait (bounded) until ``script`` is true in the page, or fail with a screenshot and log."""
+    try:
+        page.wait_for_function(script, timeout=timeout_ms)
+    except Exception as error:  # Playwright's TimeoutError
+        raise AssertionError(
+            f"{name}: {what} within {timeout_ms / 1000:.0f} s" + lab.diagnose(page, name)
+        ) from error
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[nb.stem for nb in NOTEBOOKS])
 def test_notebook_opens_clean_and_runs_all_cells_in_jupyterlab(
     page: Any, lab: Lab, notebook: Path
@@ -217,13 +227,7 @@ def test_notebook_opens_clean_and_runs_all_cells_in_jupyterlab(
     committed = copied.read_bytes()
     open_from_file_browser(page, name)
     try:
-        try:
-            page.wait_for_function(WAIT_IDLE, timeout=OPEN_TIMEOUT_MS)
-        except Exception as error:  # Playwright's TimeoutError
-            raise AssertionError(
-                f"{name}: no idle kernel within {OPEN_TIMEOUT_MS / 1000:.0f} s of opening it"
-                + lab.diagnose(page, name)
-            ) from error
+        wait_or_fail(lab, page, name, WAIT_IDLE, OPEN_TIMEOUT_MS, "no idle kernel after opening it")
         dirty = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current.jp-mod-dirty")
         assert dirty.count() == 0, (
             f"{name} is marked changed just by opening it: JupyterLab rewrote its metadata "
@@ -232,13 +236,7 @@ def test_notebook_opens_clean_and_runs_all_cells_in_jupyterlab(
 
         run_menu(page, "Edit", "editmenu:clear-all")
         run_menu(page, "Run", "runmenu:run-all")
-        try:
-            page.wait_for_function(WAIT_RUN_DONE, timeout=RUN_TIMEOUT_MS)
-        except Exception as error:  # Playwright's TimeoutError
-            raise AssertionError(
-                f"{name}: Run All Cells did not finish within {RUN_TIMEOUT_MS / 1000:.0f} s"
-                + lab.diagnose(page, name)
-            ) from error
+        wait_or_fail(lab, page, name, WAIT_RUN_DONE, RUN_TIMEOUT_MS, "Run All Cells did not finish")
 
         panel = page.locator(".jp-NotebookPanel")
         errors = panel.locator(
