@@ -90,7 +90,9 @@ def test_postponed_task_comes_back_after_the_delay_without_an_attempt(
     task = Task("t", {"keep": "me"})
     any_queue.put(task)
     first = take(any_queue)
-    any_queue.postpone(first, 0.3)  # what a worker does with a task over its rate limit
+    # What a worker does with a task over its rate limit. A whole second, so that a busy
+    # machine pausing this thread between the two lines cannot make the task due already.
+    any_queue.postpone(first, 1.0)
     assert any_queue.get(timeout=0.05) is None  # not before it is due
     again = take(any_queue, timeout=5)
     assert again.task.id == task.id and again.task.attempts == 1  # still its first attempt
